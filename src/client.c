@@ -1,0 +1,254 @@
+/* The client (`ei.Client`): one libcurl multi handle whose sockets join one
+ * epoll set, so a host waits on a single descriptor. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "client.h"
+#include "http.h"
+
+struct ei_client {
+	ei_poll poll;
+	ei_watch curl_watch;
+	CURLM *multi;
+	int64_t curl_deadline; /* -1: libcurl wants no timer */
+	ei_request *requests;  /* in flight or finished, not yet closed */
+	char *ca_file;
+	char *user_agent;
+	int insecure;
+	int closed;
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static void curl_init_once(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+#define CLIENT_OF(w) ((ei_client *)((char *)(w) - offsetof(ei_client, curl_watch)))
+
+static void collect_finished(ei_client *c)
+{
+	int left;
+	CURLMsg *msg;
+	while ((msg = curl_multi_info_read(c->multi, &left)))
+		if (msg->msg == CURLMSG_DONE)
+			ei_request_finish(msg->easy_handle, msg->data.result);
+}
+
+static void curl_ready(ei_watch *w, int fd, unsigned revents)
+{
+	ei_client *c = CLIENT_OF(w);
+	int mask = ((revents & EI_POLL_IN) ? CURL_CSELECT_IN : 0) | ((revents & EI_POLL_OUT) ? CURL_CSELECT_OUT : 0) |
+		   ((revents & EI_POLL_ERR) ? CURL_CSELECT_ERR : 0);
+	int running;
+	curl_multi_socket_action(c->multi, fd, mask, &running);
+}
+
+static int64_t curl_deadline(ei_watch *w)
+{
+	return CLIENT_OF(w)->curl_deadline;
+}
+
+static void curl_tick(ei_watch *w, int64_t now)
+{
+	ei_client *c = CLIENT_OF(w);
+	if (c->curl_deadline >= 0 && now >= c->curl_deadline) {
+		int running;
+		c->curl_deadline = -1;
+		curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	}
+	collect_finished(c);
+}
+
+static void curl_orphan(ei_watch *w)
+{
+	(void)w; /* the client frees its own multi handle */
+}
+
+static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+	(void)easy;
+	(void)socketp;
+	ei_client *c = userp;
+	static const unsigned events[] = {
+		[CURL_POLL_NONE] = 0,
+		[CURL_POLL_IN] = EI_POLL_IN,
+		[CURL_POLL_OUT] = EI_POLL_OUT,
+		[CURL_POLL_INOUT] = EI_POLL_IN | EI_POLL_OUT,
+		[CURL_POLL_REMOVE] = 0,
+	};
+	ei_poll_fd(&c->poll, fd, events[what], &c->curl_watch);
+	return 0;
+}
+
+static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+	(void)multi;
+	ei_client *c = userp;
+	c->curl_deadline = timeout_ms < 0 ? -1 : ei_now_ms() + timeout_ms;
+	return 0;
+}
+
+ei_client *ei_client_check(lua_State *L, int idx)
+{
+	ei_client *c = luaL_checkudata(L, idx, EI_CLIENT_MT);
+	if (c->closed)
+		luaL_error(L, "attempt to use a closed client");
+	return c;
+}
+
+ei_poll *ei_client_poll(ei_client *c)
+{
+	return &c->poll;
+}
+
+const char *ei_client_ca_file(ei_client *c)
+{
+	return c->ca_file;
+}
+
+const char *ei_client_user_agent(ei_client *c)
+{
+	return c->user_agent;
+}
+
+int ei_client_insecure(ei_client *c)
+{
+	return c->insecure;
+}
+
+CURLM *ei_client_multi(ei_client *c)
+{
+	return c->multi;
+}
+
+ei_request **ei_client_requests(ei_client *c)
+{
+	return &c->requests;
+}
+
+static char *opt_string(lua_State *L, int idx, const char *key)
+{
+	lua_getfield(L, idx, key);
+	const char *s = luaL_opt(L, lua_tostring, -1, NULL);
+	if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
+		luaL_error(L, "option '%s' must be a string", key);
+	char *copy = s ? strdup(s) : NULL;
+	lua_pop(L, 1);
+	return copy;
+}
+
+static int client_close(lua_State *L)
+{
+	ei_client *c = luaL_checkudata(L, 1, EI_CLIENT_MT);
+	if (c->closed)
+		return 0;
+	c->closed = 1;
+	while (c->requests)
+		ei_request_abandon(c->requests);
+	ei_poll_free(&c->poll);
+	curl_multi_cleanup(c->multi);
+	free(c->ca_file);
+	free(c->user_agent);
+	c->multi = NULL;
+	c->ca_file = c->user_agent = NULL;
+	return 0;
+}
+
+static int client_new(lua_State *L)
+{
+	if (lua_isnoneornil(L, 1))
+		lua_newtable(L);
+	luaL_checktype(L, 1, LUA_TTABLE);
+	pthread_once(&curl_once, curl_init_once);
+	ei_client *c = lua_newuserdatauv(L, sizeof *c, 0);
+	memset(c, 0, sizeof *c);
+	c->closed = 1; /* until fully built, so __gc has nothing to free */
+	c->poll.epfd = -1;
+	luaL_setmetatable(L, EI_CLIENT_MT);
+	c->ca_file = opt_string(L, 1, "ca_file");
+	c->user_agent = opt_string(L, 1, "user_agent");
+	lua_getfield(L, 1, "insecure");
+	c->insecure = lua_toboolean(L, -1);
+	lua_pop(L, 1);
+	c->curl_deadline = -1;
+	c->curl_watch = (ei_watch){ .ready = curl_ready, .deadline = curl_deadline, .tick = curl_tick, .orphan = curl_orphan };
+	c->multi = curl_multi_init();
+	if (!c->multi || ei_poll_init(&c->poll) < 0) {
+		c->closed = 0;
+		client_close(L);
+		return luaL_error(L, "cannot create a client: out of resources");
+	}
+	c->closed = 0;
+	ei_poll_attach(&c->poll, &c->curl_watch);
+	curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+	return 1;
+}
+
+static int client_pollfd(lua_State *L)
+{
+	lua_pushinteger(L, ei_client_check(L, 1)->poll.epfd);
+	return 1;
+}
+
+static int client_events(lua_State *L)
+{
+	ei_client_check(L, 1);
+	lua_pushliteral(L, "r");
+	return 1;
+}
+
+/* Seconds until a part of the client wants a step even without I/O, or nil. */
+static int client_timeout(lua_State *L)
+{
+	int64_t deadline = ei_poll_deadline(&ei_client_check(L, 1)->poll);
+	if (deadline < 0)
+		lua_pushnil(L);
+	else {
+		int64_t left = deadline - ei_now_ms();
+		lua_pushnumber(L, left > 0 ? left / 1000.0 : 0.0);
+	}
+	return 1;
+}
+
+static int client_step(lua_State *L)
+{
+	ei_client *c = ei_client_check(L, 1);
+	if (ei_poll_step(&c->poll) < 0)
+		return ei_fail(L, EI_EPROTO, "cannot poll the client's descriptors");
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static int client_tostring(lua_State *L)
+{
+	ei_client *c = luaL_checkudata(L, 1, EI_CLIENT_MT);
+	lua_pushfstring(L, "%s (%s%p)", EI_CLIENT_MT, c->closed ? "closed, " : "", (void *)c);
+	return 1;
+}
+
+void ei_client_open(lua_State *L)
+{
+	static const luaL_Reg methods[] = {
+		{ "pollfd", client_pollfd }, { "events", client_events }, { "timeout", client_timeout },
+		{ "step", client_step },     { "close", client_close },   { "request", ei_request_new },
+		{ NULL, NULL },
+	};
+	static const luaL_Reg metamethods[] = {
+		{ "__gc", client_close }, { "__close", client_close }, { "__tostring", client_tostring }, { NULL, NULL },
+	};
+	luaL_newmetatable(L, EI_CLIENT_MT);
+	luaL_setfuncs(L, metamethods, 0);
+	luaL_newlib(L, methods);
+	lua_setfield(L, -2, "__index");
+	lua_pop(L, 1);
+	ei_http_open(L);
+	lua_pushcfunction(L, client_new);
+	lua_setfield(L, -2, "client");
+}

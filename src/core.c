@@ -1,0 +1,27 @@
+/* Module entry: `ei.core`, the C half of `ei`. */
+#include <stdarg.h>
+
+#include "core.h"
+
+int ei_fail(lua_State *L, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+	lua_pushnil(L);
+	va_start(ap, fmt);
+	lua_pushvfstring(L, fmt, ap);
+	va_end(ap);
+	lua_pushstring(L, code);
+	return 3;
+}
+
+static void (*const openers[])(lua_State *) = {
+	ei_json_open, ei_schema_open, ei_poll_open, ei_client_open, ei_socket_open,
+};
+
+__attribute__((visibility("default"))) int luaopen_ei_core(lua_State *L)
+{
+	lua_newtable(L);
+	for (size_t i = 0; i < sizeof openers / sizeof *openers; i++)
+		openers[i](L);
+	return 1;
+}

@@ -1,0 +1,30 @@
+/* Internal interface between the C files of ei.core; only luaopen_ei_core is exported. */
+#ifndef EI_CORE_H
+#define EI_CORE_H
+
+#include <lua.h>
+#include <lauxlib.h>
+
+/* Error codes of the public contract (nil, message, code). */
+#define EI_EINVAL "EINVAL"
+#define EI_EAUTH "EAUTH"
+#define EI_EAPI "EAPI"
+#define EI_EHTTP "EHTTP"
+#define EI_ETIMEDOUT "ETIMEDOUT"
+#define EI_ECONNECT "ECONNECT"
+#define EI_EPROTO "EPROTO"
+#define EI_ECLOSED "ECLOSED"
+#define EI_ECANCELED "ECANCELED"
+#define EI_ENOMEM "ENOMEM"
+
+/* Push nil, a formatted message and a code; return 3 for `return ei_fail(...)`. */
+int ei_fail(lua_State *L, const char *code, const char *fmt, ...);
+
+/* Each concept adds its functions to the module table on top of the stack. */
+void ei_json_open(lua_State *L);
+void ei_schema_open(lua_State *L);
+void ei_client_open(lua_State *L);
+void ei_socket_open(lua_State *L);
+void ei_poll_open(lua_State *L);
+
+#endif

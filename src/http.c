@@ -1,0 +1,393 @@
+/* HTTP requests (`ei.Request`) on the client's multi handle. Callbacks only
+ * fill C buffers; Lua sees the response when it asks for the result. */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+
+#define EI_REQUEST_MT "ei.Request"
+#define DEFAULT_MAX_BODY (64u << 20)
+
+enum { REQ_RUNNING, REQ_DONE, REQ_CLOSED, REQ_ABANDONED };
+
+typedef struct {
+	char *data;
+	size_t len, cap;
+} buffer;
+
+struct ei_request {
+	CURL *easy;
+	ei_client *client;
+	ei_request *next, **prev;
+	struct curl_slist *headers;
+	char *body;
+	buffer response, head;
+	size_t max_body;
+	int state, too_big;
+	CURLcode result;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+/* How libcurl's failures map onto the codes of the contract. */
+static const struct {
+	CURLcode curl;
+	const char *code;
+} curl_errors[] = {
+	{ CURLE_OPERATION_TIMEDOUT, EI_ETIMEDOUT },
+	{ CURLE_COULDNT_RESOLVE_HOST, EI_ECONNECT },
+	{ CURLE_COULDNT_RESOLVE_PROXY, EI_ECONNECT },
+	{ CURLE_COULDNT_CONNECT, EI_ECONNECT },
+	{ CURLE_SSL_CONNECT_ERROR, EI_ECONNECT },
+	{ CURLE_PEER_FAILED_VERIFICATION, EI_ECONNECT },
+	{ CURLE_SSL_CACERT_BADFILE, EI_ECONNECT },
+	{ CURLE_SSL_CERTPROBLEM, EI_ECONNECT },
+	{ CURLE_SEND_ERROR, EI_ECONNECT },
+	{ CURLE_RECV_ERROR, EI_ECONNECT },
+	{ CURLE_GOT_NOTHING, EI_ECONNECT },
+	{ CURLE_PARTIAL_FILE, EI_ECONNECT },
+	{ CURLE_WEIRD_SERVER_REPLY, EI_EPROTO },
+	{ CURLE_BAD_CONTENT_ENCODING, EI_EPROTO },
+	{ CURLE_UNSUPPORTED_PROTOCOL, EI_EINVAL },
+	{ CURLE_URL_MALFORMAT, EI_EINVAL },
+};
+
+static const char *code_of(CURLcode result)
+{
+	for (size_t i = 0; i < sizeof curl_errors / sizeof *curl_errors; i++)
+		if (curl_errors[i].curl == result)
+			return curl_errors[i].code;
+	return EI_ECONNECT;
+}
+
+static int buffer_add(buffer *b, const char *data, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 1024;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		char *grown = realloc(b->data, cap);
+		if (!grown)
+			return -1;
+		b->data = grown;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, data, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+static size_t on_body(char *data, size_t size, size_t n, void *userp)
+{
+	ei_request *r = userp;
+	n *= size;
+	if (r->response.len + n > r->max_body) {
+		r->too_big = 1;
+		return 0;
+	}
+	return buffer_add(&r->response, data, n) < 0 ? 0 : n;
+}
+
+static size_t on_header(char *data, size_t size, size_t n, void *userp)
+{
+	ei_request *r = userp;
+	/* A new status line (after a 100 Continue, say) starts a new header block. */
+	if (n >= 5 && memcmp(data, "HTTP/", 5) == 0)
+		r->head.len = 0;
+	n *= size;
+	if (r->head.len + n > 256u * 1024)
+		return 0;
+	return buffer_add(&r->head, data, n) < 0 ? 0 : n;
+}
+
+static int is_loopback(const char *host)
+{
+	return strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 || strcmp(host, "[::1]") == 0 ||
+	       strcmp(host, "::1") == 0;
+}
+
+/* https anywhere; plain http only to this machine, unless the client is insecure. */
+static const char *check_url(ei_client *c, const char *url)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL;
+	const char *why = NULL;
+	if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+		why = "malformed URL";
+	else if (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0)
+		why = "only http and https URLs are supported";
+	else if (strcmp(scheme, "http") == 0 && !is_loopback(host) && !ei_client_insecure(c))
+		why = "plain http:// is refused for a host that is not loopback (use https, or insecure = true)";
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return why;
+}
+
+static void unlink_request(ei_request *r)
+{
+	if (!r->prev)
+		return;
+	*r->prev = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	r->next = NULL;
+	r->prev = NULL;
+}
+
+static void release(ei_request *r)
+{
+	if (r->easy) {
+		if (r->client)
+			curl_multi_remove_handle(ei_client_multi(r->client), r->easy);
+		curl_easy_cleanup(r->easy);
+		r->easy = NULL;
+	}
+	unlink_request(r);
+	r->client = NULL;
+	curl_slist_free_all(r->headers);
+	free(r->body);
+	free(r->response.data);
+	free(r->head.data);
+	r->headers = NULL;
+	r->body = NULL;
+	memset(&r->response, 0, sizeof r->response);
+	memset(&r->head, 0, sizeof r->head);
+}
+
+void ei_request_abandon(ei_request *r)
+{
+	release(r);
+	r->state = REQ_ABANDONED;
+}
+
+void ei_request_finish(CURL *easy, CURLcode result)
+{
+	ei_request *r = NULL;
+	curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&r);
+	if (!r || r->state != REQ_RUNNING)
+		return;
+	r->state = REQ_DONE;
+	r->result = result;
+	curl_multi_remove_handle(ei_client_multi(r->client), easy);
+}
+
+static int add_headers(lua_State *L, ei_request *r, int idx)
+{
+	lua_getfield(L, idx, "headers");
+	if (lua_isnil(L, -1)) {
+		lua_pop(L, 1);
+		return 0;
+	}
+	luaL_argcheck(L, lua_istable(L, -1), 2, "headers must be a table");
+	for (lua_Integer i = 1; lua_geti(L, -1, i) != LUA_TNIL; i++) {
+		const char *line = lua_tostring(L, -1);
+		luaL_argcheck(L, line && lua_type(L, -1) == LUA_TSTRING, 2, "headers must be strings \"Name: value\"");
+		luaL_argcheck(L, !strpbrk(line, "\r\n"), 2, "a header must not contain a line break");
+		struct curl_slist *more = curl_slist_append(r->headers, line);
+		if (!more)
+			return -1;
+		r->headers = more;
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 2);
+	return 0;
+}
+
+static double opt_seconds(lua_State *L, int idx, const char *key, double fallback)
+{
+	lua_getfield(L, idx, key);
+	double v = luaL_optnumber(L, -1, fallback);
+	lua_pop(L, 1);
+	luaL_argcheck(L, v >= 0 && v < 1e7, 2, "timeouts are seconds, at least 0");
+	return v;
+}
+
+static void configure(ei_request *r, ei_client *c, const char *method, const char *url, double timeout,
+		      double connect_timeout)
+{
+	CURL *e = r->easy;
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)r);
+	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+	if (strcmp(method, "HEAD") == 0)
+		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(timeout * 1000));
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(connect_timeout * 1000));
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (ei_client_ca_file(c))
+		curl_easy_setopt(e, CURLOPT_CAINFO, ei_client_ca_file(c));
+	if (ei_client_user_agent(c))
+		curl_easy_setopt(e, CURLOPT_USERAGENT, ei_client_user_agent(c));
+	if (r->headers)
+		curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
+}
+
+static int set_body(lua_State *L, ei_request *r, int idx)
+{
+	lua_getfield(L, idx, "body");
+	size_t n = 0;
+	const char *body = lua_tolstring(L, -1, &n);
+	luaL_argcheck(L, lua_isnil(L, -1) || lua_type(L, -1) == LUA_TSTRING, 2, "body must be a string");
+	if (body) {
+		r->body = malloc(n + 1);
+		if (!r->body)
+			return -1;
+		memcpy(r->body, body, n + 1);
+		curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->body);
+		curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)n);
+	}
+	lua_pop(L, 1);
+	return 0;
+}
+
+static void start(ei_request *r, ei_client *c)
+{
+	ei_request **head = ei_client_requests(c);
+	r->client = c;
+	r->next = *head;
+	r->prev = head;
+	if (*head)
+		(*head)->prev = &r->next;
+	*head = r;
+	curl_multi_add_handle(ei_client_multi(c), r->easy);
+}
+
+int ei_request_new(lua_State *L)
+{
+	ei_client *c = ei_client_check(L, 1);
+	luaL_checktype(L, 2, LUA_TTABLE);
+	lua_getfield(L, 2, "method");
+	const char *method = luaL_optstring(L, -1, "GET");
+	lua_getfield(L, 2, "url");
+	const char *url = lua_tostring(L, -1);
+	luaL_argcheck(L, url && lua_type(L, -1) == LUA_TSTRING, 2, "url must be a string");
+	const char *why = check_url(c, url);
+	if (why)
+		return ei_fail(L, EI_EINVAL, "%s", why);
+	double timeout = opt_seconds(L, 2, "timeout", 30), connect_timeout = opt_seconds(L, 2, "connect_timeout", 10);
+	lua_getfield(L, 2, "max_body");
+	lua_Integer max_body = luaL_optinteger(L, -1, DEFAULT_MAX_BODY);
+	luaL_argcheck(L, max_body > 0, 2, "max_body must be positive");
+	lua_pop(L, 1);
+
+	ei_request *r = lua_newuserdatauv(L, sizeof *r, 1);
+	memset(r, 0, sizeof *r);
+	r->state = REQ_CLOSED;
+	r->max_body = (size_t)max_body;
+	luaL_setmetatable(L, EI_REQUEST_MT);
+	lua_pushvalue(L, 1);
+	lua_setiuservalue(L, -2, 1); /* the request keeps its client alive */
+	r->easy = curl_easy_init();
+	if (!r->easy || add_headers(L, r, 2) < 0 || set_body(L, r, 2) < 0) {
+		release(r);
+		return luaL_error(L, "cannot create a request: out of memory");
+	}
+	configure(r, c, method, url, timeout, connect_timeout);
+	r->state = REQ_RUNNING;
+	start(r, c);
+	return 1;
+}
+
+static ei_request *check_request(lua_State *L)
+{
+	ei_request *r = luaL_checkudata(L, 1, EI_REQUEST_MT);
+	if (r->state == REQ_CLOSED)
+		luaL_error(L, "attempt to use a closed request");
+	return r;
+}
+
+static int request_done(lua_State *L)
+{
+	lua_pushboolean(L, check_request(L)->state != REQ_RUNNING);
+	return 1;
+}
+
+static void push_headers(lua_State *L, const buffer *head)
+{
+	lua_newtable(L);
+	const char *p = head->data ? head->data : "", *end = p + head->len;
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		const char *line_end = eol ? eol : end, *colon = memchr(p, ':', (size_t)(line_end - p));
+		if (colon) {
+			luaL_Buffer name;
+			luaL_buffinit(L, &name);
+			for (const char *q = p; q < colon; q++)
+				luaL_addchar(&name, (char)tolower((unsigned char)*q));
+			luaL_pushresult(&name);
+			const char *v = colon + 1, *v_end = line_end;
+			while (v < v_end && (*v == ' ' || *v == '\t'))
+				v++;
+			while (v_end > v && (v_end[-1] == '\r' || v_end[-1] == ' '))
+				v_end--;
+			lua_pushlstring(L, v, (size_t)(v_end - v));
+			lua_rawset(L, -3);
+		}
+		p = line_end + 1;
+	}
+}
+
+/* status, body, headers | nil, message, code */
+static int request_result(lua_State *L)
+{
+	ei_request *r = check_request(L);
+	if (r->state == REQ_ABANDONED)
+		return ei_fail(L, EI_ECLOSED, "the client was closed");
+	if (r->state != REQ_DONE)
+		return ei_fail(L, EI_EINVAL, "the request has not finished");
+	if (r->too_big)
+		return ei_fail(L, EI_EPROTO, "response body larger than %d bytes", (int)r->max_body);
+	if (r->result != CURLE_OK)
+		return ei_fail(L, code_of(r->result), "%s", r->errbuf[0] ? r->errbuf : curl_easy_strerror(r->result));
+	long status = 0;
+	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+	lua_pushinteger(L, status);
+	lua_pushlstring(L, r->response.data ? r->response.data : "", r->response.len);
+	push_headers(L, &r->head);
+	return 3;
+}
+
+static int request_close(lua_State *L)
+{
+	ei_request *r = luaL_checkudata(L, 1, EI_REQUEST_MT);
+	release(r);
+	r->state = REQ_CLOSED;
+	return 0;
+}
+
+static int request_tostring(lua_State *L)
+{
+	ei_request *r = luaL_checkudata(L, 1, EI_REQUEST_MT);
+	static const char *const states[] = { "running", "done", "closed", "closed" };
+	lua_pushfstring(L, "%s (%s, %p)", EI_REQUEST_MT, states[r->state], (void *)r);
+	return 1;
+}
+
+void ei_http_open(lua_State *L)
+{
+	static const luaL_Reg methods[] = {
+		{ "done", request_done }, { "result", request_result }, { "close", request_close }, { NULL, NULL },
+	};
+	static const luaL_Reg metamethods[] = {
+		{ "__gc", request_close }, { "__close", request_close }, { "__tostring", request_tostring }, { NULL, NULL },
+	};
+	luaL_newmetatable(L, EI_REQUEST_MT);
+	luaL_setfuncs(L, metamethods, 0);
+	luaL_newlib(L, methods);
+	lua_setfield(L, -2, "__index");
+	lua_pop(L, 1);
+}

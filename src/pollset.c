@@ -1,0 +1,174 @@
+/* The client's epoll set and the deadlines of its parts. */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core.h"
+#include "pollset.h"
+
+#define EI_POLL_BATCH 64
+
+int64_t ei_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int ei_poll_init(ei_poll *p)
+{
+	memset(p, 0, sizeof *p);
+	p->epfd = epoll_create1(EPOLL_CLOEXEC);
+	return p->epfd < 0 ? -1 : 0;
+}
+
+void ei_poll_free(ei_poll *p)
+{
+	while (p->watches) {
+		ei_watch *w = p->watches;
+		ei_poll_detach(p, w);
+		w->orphan(w);
+	}
+	if (p->epfd >= 0)
+		close(p->epfd);
+	free(p->owners);
+	memset(p, 0, sizeof *p);
+	p->epfd = -1;
+}
+
+void ei_poll_attach(ei_poll *p, ei_watch *w)
+{
+	w->next = p->watches;
+	p->watches = w;
+}
+
+void ei_poll_detach(ei_poll *p, ei_watch *w)
+{
+	for (ei_watch **at = &p->watches; *at; at = &(*at)->next)
+		if (*at == w) {
+			*at = w->next;
+			break;
+		}
+	for (int fd = 0; fd < p->n_owners; fd++)
+		if (p->owners[fd] == w)
+			ei_poll_fd(p, fd, 0, w);
+}
+
+static int grow_owners(ei_poll *p, int fd)
+{
+	if (fd < p->n_owners)
+		return 0;
+	int n = p->n_owners ? p->n_owners : 16;
+	while (n <= fd)
+		n *= 2;
+	ei_watch **owners = realloc(p->owners, (size_t)n * sizeof *owners);
+	if (!owners)
+		return -1;
+	memset(owners + p->n_owners, 0, (size_t)(n - p->n_owners) * sizeof *owners);
+	p->owners = owners;
+	p->n_owners = n;
+	return 0;
+}
+
+static uint32_t epoll_bits(unsigned events)
+{
+	return ((events & EI_POLL_IN) ? EPOLLIN : 0) | ((events & EI_POLL_OUT) ? EPOLLOUT : 0);
+}
+
+int ei_poll_fd(ei_poll *p, int fd, unsigned events, ei_watch *w)
+{
+	if (fd < 0 || grow_owners(p, fd) < 0)
+		return -1;
+	struct epoll_event ev = { .events = epoll_bits(events), .data.fd = fd };
+	int known = p->owners[fd] != NULL;
+	if (!events) {
+		p->owners[fd] = NULL;
+		/* The descriptor may already be closed, which removed it from the set. */
+		if (known && epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, &ev) < 0 && errno != EBADF && errno != ENOENT)
+			return -1;
+		return 0;
+	}
+	if (epoll_ctl(p->epfd, known ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) < 0) {
+		/* A descriptor number reused after close is new to epoll. */
+		if (!known || errno != ENOENT || epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+			return -1;
+	}
+	p->owners[fd] = w;
+	return 0;
+}
+
+static unsigned ei_bits(uint32_t events)
+{
+	return ((events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP)) ? EI_POLL_IN : 0) |
+	       ((events & EPOLLOUT) ? EI_POLL_OUT : 0) | ((events & EPOLLERR) ? EI_POLL_ERR : 0);
+}
+
+int ei_poll_step(ei_poll *p)
+{
+	struct epoll_event evs[EI_POLL_BATCH];
+	int n = epoll_wait(p->epfd, evs, EI_POLL_BATCH, 0);
+	if (n < 0 && errno != EINTR)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		int fd = evs[i].data.fd;
+		ei_watch *w = fd < p->n_owners ? p->owners[fd] : NULL;
+		if (w)
+			w->ready(w, fd, ei_bits(evs[i].events));
+	}
+	int64_t now = ei_now_ms();
+	for (ei_watch *w = p->watches, *next; w; w = next) {
+		next = w->next;
+		w->tick(w, now);
+	}
+	return n < 0 ? 0 : n;
+}
+
+int64_t ei_poll_deadline(ei_poll *p)
+{
+	int64_t soonest = -1;
+	for (ei_watch *w = p->watches; w; w = w->next) {
+		int64_t d = w->deadline(w);
+		if (d >= 0 && (soonest < 0 || d < soonest))
+			soonest = d;
+	}
+	return soonest;
+}
+
+/* core.poll(fd, events, timeout): the one blocking wait, used by Lua's block
+ * waiter and by ei.run; returns the events that are ready ("" on timeout). */
+static int poll_wait(lua_State *L)
+{
+	int fd = (int)luaL_checkinteger(L, 1);
+	const char *events = luaL_optstring(L, 2, "r");
+	double timeout = luaL_optnumber(L, 3, -1);
+	struct pollfd pfd = { .fd = fd };
+	pfd.events = (strchr(events, 'r') ? POLLIN : 0) | (strchr(events, 'w') ? POLLOUT : 0);
+	int ms = timeout < 0 ? -1 : timeout > 2e6 ? 2000000000 : (int)(timeout * 1000 + 0.999);
+	int n = poll(fd >= 0 ? &pfd : NULL, fd >= 0 ? 1 : 0, ms);
+	if (n < 0 && errno != EINTR)
+		return ei_fail(L, EI_EPROTO, "poll: %s", strerror(errno));
+	const char *ready = "";
+	if (n > 0)
+		ready = (pfd.revents & (POLLIN | POLLHUP | POLLERR)) ? ((pfd.revents & POLLOUT) ? "rw" : "r") : "w";
+	lua_pushstring(L, ready);
+	return 1;
+}
+
+/* core.monotime(): seconds on a monotonic clock, for Lua's deadlines. */
+static int monotime(lua_State *L)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	lua_pushnumber(L, (double)ts.tv_sec + ts.tv_nsec / 1e9);
+	return 1;
+}
+
+void ei_poll_open(lua_State *L)
+{
+	static const luaL_Reg fns[] = { { "poll", poll_wait }, { "monotime", monotime }, { NULL, NULL } };
+	luaL_setfuncs(L, fns, 0);
+}
