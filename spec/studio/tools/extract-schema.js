@@ -1,0 +1,127 @@
+#!/usr/bin/env node
+'use strict';
+// Writes schema/SetKerasParameterRequest.json from the official OpenAPI documents.
+//
+//   node tools/extract-schema.js [SPEC_DIR]           regenerate
+//   node tools/extract-schema.js --check [SPEC_DIR]   exit 1 when the committed file is stale
+//
+// SPEC_DIR defaults to <repo root>/../shared/spec.
+
+const fs = require('fs');
+const path = require('path');
+const yaml = require('js-yaml');
+const { convert, referencedNames, sortKeys } = require('./openapi-schema');
+
+const STUDIO_DIR = path.resolve(__dirname, '..');
+const REPO_ROOT = path.resolve(STUDIO_DIR, '..', '..');
+const OUTPUT = path.join(STUDIO_DIR, 'schema', 'SetKerasParameterRequest.json');
+const MAIN_DOC = 'edge-impulse-studio-openapi.yml';
+const FRAGMENT_RE = /^edge-impulse-studio-openapi\.(\d{4}-\d{2}-\d{2})\.SetKerasParameterRequest\.fragment\.yml$/;
+const ROOT = 'SetKerasParameterRequest';
+// BlockParameters is a oneOf of two open objects: every value matches both.
+const ANY_OF_NAMES = ['BlockParameters'];
+
+function parseArgs(argv) {
+  const args = { check: false, specDir: path.resolve(REPO_ROOT, '..', 'shared', 'spec') };
+  for (const arg of argv) {
+    if (arg === '--check') args.check = true;
+    else if (arg === '-h' || arg === '--help') args.help = true;
+    else args.specDir = path.resolve(arg);
+  }
+  return args;
+}
+
+function newestFragment(specDir) {
+  const names = fs.readdirSync(specDir).filter((n) => FRAGMENT_RE.test(n)).sort();
+  return names.length ? names[names.length - 1] : null;
+}
+
+function loadYaml(file) {
+  return yaml.load(fs.readFileSync(file, 'utf8'));
+}
+
+// A schema referenced by the newest fragment may be absent from the main document;
+// the official generated bindings carry its enum values (`<Name>Values`).
+function fromOfficialBindings(name) {
+  const file = name[0].toLowerCase() + name.slice(1);
+  let mod;
+  try {
+    mod = require(`edge-impulse-api/build/library/sdk/model/${file}`);
+  } catch (e) {
+    throw new Error(`schema ${name} is in neither document and edge-impulse-api is not installed (run npm ci)`);
+  }
+  const values = mod[`${name}Values`];
+  if (!Array.isArray(values)) throw new Error(`schema ${name} not found in any source`);
+  const version = require('edge-impulse-api/package.json').version;
+  return { schema: { type: 'string', enum: values }, source: `edge-impulse-api@${version} (${name}Values)` };
+}
+
+function build(specDir) {
+  const mainDoc = loadYaml(path.join(specDir, MAIN_DOC));
+  const fragmentName = newestFragment(specDir);
+  const fragment = fragmentName ? loadYaml(path.join(specDir, fragmentName)) : {};
+  const main = mainDoc.components.schemas;
+  const root = (fragment && fragment[ROOT]) || main[ROOT];
+  if (!root) throw new Error(`${ROOT} not found`);
+
+  const extra = [];
+  const resolved = {};
+  const lookup = (name) => {
+    if (resolved[name]) return resolved[name];
+    if (main[name]) resolved[name] = main[name];
+    else {
+      const found = fromOfficialBindings(name);
+      extra.push(`${name} from ${found.source}`);
+      resolved[name] = found.schema;
+    }
+    return resolved[name];
+  };
+  const names = referencedNames(root, lookup);
+
+  const definitions = {};
+  for (const name of names) definitions[name] = convert(resolved[name], { anyOfNames: ANY_OF_NAMES }, name);
+  const sources = [`${MAIN_DOC} (info.version ${mainDoc.info.version})`];
+  if (fragmentName) sources.push(`${fragmentName} (its ${ROOT} wins)`);
+  const comment = [
+    'GENERATED FILE, do not edit by hand.',
+    'Written by spec/studio/tools/extract-schema.js from',
+    sources.join(' and ') + (extra.length ? `; ${extra.join('; ')}` : '') + '.',
+    'Regenerate: node spec/studio/tools/extract-schema.js; check: add --check.',
+  ].join(' ');
+  const schema = {
+    $comment: comment,
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    title: ROOT,
+    ...convert(root, { anyOfNames: ANY_OF_NAMES }, ROOT),
+    definitions,
+  };
+  return JSON.stringify(sortKeys(schema, ['$comment', '$schema', 'title']), null, 2) + '\n';
+}
+
+function main() {
+  const args = parseArgs(process.argv.slice(2));
+  if (args.help) {
+    process.stdout.write('usage: extract-schema.js [--check] [SPEC_DIR]\n');
+    return 0;
+  }
+  const text = build(args.specDir);
+  const current = fs.existsSync(OUTPUT) ? fs.readFileSync(OUTPUT, 'utf8') : null;
+  if (args.check) {
+    if (current === text) return 0;
+    process.stderr.write(`${path.relative(process.cwd(), OUTPUT)} is stale: run node spec/studio/tools/extract-schema.js\n`);
+    return 1;
+  }
+  if (current !== text) fs.writeFileSync(OUTPUT, text);
+  return 0;
+}
+
+if (require.main === module) {
+  try {
+    process.exitCode = main();
+  } catch (e) {
+    process.stderr.write(`extract-schema: ${e.message}\n`);
+    process.exitCode = 2;
+  }
+}
+
+module.exports = { build, OUTPUT };
