@@ -141,7 +141,7 @@ static void unlink_request(ei_request *r)
 static void release(ei_request *r)
 {
 	if (r->easy) {
-		if (r->client)
+		if (r->client && r->state == REQ_RUNNING)
 			curl_multi_remove_handle(ei_client_multi(r->client), r->easy);
 		curl_easy_cleanup(r->easy);
 		r->easy = NULL;
@@ -160,6 +160,11 @@ static void release(ei_request *r)
 
 void ei_request_abandon(ei_request *r)
 {
+	if (r->state == REQ_DONE) { /* its result stays readable */
+		unlink_request(r);
+		r->client = NULL;
+		return;
+	}
 	release(r);
 	r->state = REQ_ABANDONED;
 }

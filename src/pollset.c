@@ -158,6 +158,37 @@ static int poll_wait(lua_State *L)
 	return 1;
 }
 
+/* core.poll_many({fd, events, fd, events, ...}, timeout): wait for any of
+ * several descriptors; returns an array of the ready events per pair. */
+static int poll_many(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	double timeout = luaL_optnumber(L, 2, -1);
+	lua_Integer pairs = luaL_len(L, 1) / 2;
+	luaL_argcheck(L, pairs <= 65536, 1, "too many descriptors");
+	struct pollfd *pfds = lua_newuserdatauv(L, (size_t)(pairs ? pairs : 1) * sizeof *pfds, 0);
+	for (lua_Integer i = 0; i < pairs; i++) {
+		lua_geti(L, 1, 2 * i + 1);
+		lua_geti(L, 1, 2 * i + 2);
+		const char *events = luaL_optstring(L, -1, "r");
+		pfds[i] = (struct pollfd){ .fd = (int)luaL_checkinteger(L, -2) };
+		pfds[i].events = (strchr(events, 'r') ? POLLIN : 0) | (strchr(events, 'w') ? POLLOUT : 0);
+		lua_pop(L, 2);
+	}
+	int ms = timeout < 0 ? -1 : timeout > 2e6 ? 2000000000 : (int)(timeout * 1000 + 0.999);
+	int n = poll(pfds, (nfds_t)pairs, ms);
+	if (n < 0 && errno != EINTR)
+		return ei_fail(L, EI_EPROTO, "poll: %s", strerror(errno));
+	lua_createtable(L, (int)pairs, 0);
+	for (lua_Integer i = 0; i < pairs; i++) {
+		short re = n > 0 ? pfds[i].revents : 0;
+		int r = (re & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) != 0, w = (re & POLLOUT) != 0;
+		lua_pushstring(L, r ? (w ? "rw" : "r") : (w ? "w" : ""));
+		lua_rawseti(L, -2, i + 1);
+	}
+	return 1;
+}
+
 /* core.monotime(): seconds on a monotonic clock, for Lua's deadlines. */
 static int monotime(lua_State *L)
 {
@@ -169,6 +200,6 @@ static int monotime(lua_State *L)
 
 void ei_poll_open(lua_State *L)
 {
-	static const luaL_Reg fns[] = { { "poll", poll_wait }, { "monotime", monotime }, { NULL, NULL } };
+	static const luaL_Reg fns[] = { { "poll", poll_wait }, { "poll_many", poll_many }, { "monotime", monotime }, { NULL, NULL } };
 	luaL_setfuncs(L, fns, 0);
 }

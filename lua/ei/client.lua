@@ -1,0 +1,404 @@
+--- The client: credentials, REST calls with retries, and the jobs it starts.
+-- Created with `ei.new`; every REST method returns its result, or
+-- `nil, message, code` with a code of the contract.
+-- @classmod ei.Client
+local core = require "ei.core"
+local wait = require "ei.wait"
+
+local Client = {}
+Client.__index = Client
+
+local DEFAULT_HOST = "https://studio.edgeimpulse.com"
+local MAX_BACKOFF = 30
+
+-- Statuses worth another try: the server says it is busy or broken for now.
+local function transient_status(status)
+  return status == 429 or (status >= 500 and status <= 599)
+end
+
+local function check_options(opts)
+  local known = {
+    api_key = "string", jwt = "string", jwt_cookie = "string", bearer = "string", oauth2 = "table",
+    host = "string", timeout = "number", retries = "number", wait = "function", ca_file = "string",
+    user_agent = "string", insecure = "boolean", on_warning = "function", backoff = "number",
+  }
+  for k, v in pairs(opts) do
+    local want = known[k]
+    if not want then error(("ei.new: unknown option '%s'"):format(tostring(k)), 3) end
+    if type(v) ~= want then error(("ei.new: option '%s' must be a %s"):format(k, want), 3) end
+  end
+  if opts.oauth2 and (type(opts.oauth2.client_id) ~= "string" or type(opts.oauth2.client_secret) ~= "string") then
+    error("ei.new: oauth2 needs client_id and client_secret strings", 3)
+  end
+end
+
+local function normalize_host(host)
+  host = host:gsub("/+$", ""):gsub("/v1$", "")
+  return host
+end
+
+--- Create a client (see `ei.new`).
+-- @local
+function Client.new(opts)
+  opts = opts or {}
+  if type(opts) ~= "table" then error("ei.new: options must be a table", 2) end
+  check_options(opts)
+  local auth_given = opts.api_key or opts.jwt or opts.jwt_cookie or opts.bearer or opts.oauth2
+  local self = setmetatable({
+    api_key = opts.api_key or (not auth_given and os.getenv "EI_API_KEY" or nil),
+    jwt = opts.jwt, jwt_cookie = opts.jwt_cookie, bearer = opts.bearer, oauth2 = opts.oauth2,
+    host = normalize_host(opts.host or os.getenv "EI_HOST" or DEFAULT_HOST),
+    timeout = opts.timeout or 30,
+    retries = opts.retries or 3,
+    backoff = opts.backoff or 0.5,
+    waiter = opts.wait,
+    on_warning = opts.on_warning or function(msg) io.stderr:write("ei: warning: ", msg, "\n") end,
+    warned = {},
+    sockets = {},
+  }, Client)
+  local c, err, code = core.client { ca_file = opts.ca_file, user_agent = opts.user_agent or ("ei-train/" .. require("ei.version")), insecure = opts.insecure }
+  if not c then return nil, err, code end
+  self.core = c
+  return self
+end
+
+-- Every secret this client holds, to keep them out of messages.
+local function secrets(self)
+  local list = { self.api_key, self.jwt, self.jwt_cookie, self.bearer, self.oauth_token }
+  if self.oauth2 then list[#list + 1] = self.oauth2.client_secret end
+  for _, s in pairs(self.sockets) do if s.token then list[#list + 1] = s.token end end
+  return list
+end
+
+--- Remove every secret the client knows from a message.
+-- @local
+function Client:redact(msg)
+  if type(msg) ~= "string" then return msg end
+  for _, secret in ipairs(secrets(self)) do
+    if #secret >= 4 then
+      local start = 1
+      while true do
+        local i, j = msg:find(secret, start, true)
+        if not i then break end
+        msg = msg:sub(1, i - 1) .. "<redacted>" .. msg:sub(j + 1)
+        start = i + #"<redacted>"
+      end
+    end
+  end
+  return msg
+end
+
+function Client:fail(msg, code)
+  return nil, self:redact(msg), code
+end
+
+-- The pollable a waiter gets: the client's descriptor, and a timeout that
+-- drops to 0 once `ready()` holds or the deadline passes.
+local Pollable = {}
+Pollable.__index = Pollable
+function Pollable:pollfd() return self.client.core:pollfd() end
+function Pollable:events() return "r" end
+function Pollable:timeout()
+  if self.ready() then return 0 end
+  local t = self.client.core:timeout()
+  if self.deadline then
+    local left = math.max(0, self.deadline - core.monotime())
+    if not t or left < t then t = left end
+  end
+  return t
+end
+function Pollable:condition()
+  return self.client:cqueues_condition()
+end
+
+-- A cqueues condition the client signals after each step, so that every
+-- coroutine waiting on the shared descriptor re-checks what it waits for.
+function Client:cqueues_condition()
+  if not self.condition then self.condition = require("cqueues.condition").new() end
+  return self.condition
+end
+
+--- Do whatever work is ready without waiting.
+-- @local
+function Client:step()
+  local ok, err, code = self.core:step()
+  if self.condition then self.condition:signal() end
+  return ok, err, code
+end
+
+--- Wait until `ready()` holds or `deadline` (monotonic seconds) passes.
+-- @treturn boolean whether ready() holds
+-- @local
+function Client:wait_until(ready, deadline)
+  local waiter = self.waiter or wait.auto()
+  local pollable = setmetatable({ client = self, ready = ready, deadline = deadline }, Pollable)
+  while true do
+    self:step()
+    if ready() then return true end
+    if deadline and core.monotime() >= deadline then return false end
+    waiter(pollable)
+  end
+end
+
+--- Sleep for `seconds`, doing the client's work meanwhile.
+-- @local
+function Client:sleep(seconds)
+  self:wait_until(function() return false end, core.monotime() + seconds)
+end
+
+local function auth_headers(self, headers)
+  if self.api_key then headers[#headers + 1] = "x-api-key: " .. self.api_key end
+  if self.jwt then headers[#headers + 1] = "x-jwt-token: " .. self.jwt end
+  if self.jwt_cookie then headers[#headers + 1] = "Cookie: jwt=" .. self.jwt_cookie end
+  local bearer = self.bearer or self.oauth_token
+  if bearer then headers[#headers + 1] = "Authorization: Bearer " .. bearer end
+end
+
+-- One HTTP exchange: status, body, headers | nil, msg, code.
+local function exchange(self, method, path, body, content_type)
+  local headers = { "Accept: application/json" }
+  if body then headers[#headers + 1] = "Content-Type: " .. (content_type or "application/json") end
+  auth_headers(self, headers)
+  local req, err, code = self.core:request {
+    method = method, url = self.host .. "/v1" .. path, headers = headers, body = body, timeout = self.timeout,
+  }
+  if not req then return nil, err, code end
+  self:wait_until(function() return req:done() end)
+  local status, rbody, rheaders = req:result()
+  req:close()
+  return status, rbody, rheaders
+end
+
+-- Seconds a 429/503 asks us to wait: Retry-After in seconds, if given.
+local function retry_after(headers)
+  local value = headers and headers["retry-after"]
+  local seconds = value and tonumber(value)
+  if seconds and seconds >= 0 then return math.min(seconds, 300) end
+  return nil
+end
+
+local function backoff(self, attempt)
+  local cap = math.min(MAX_BACKOFF, self.backoff * 2 ^ attempt)
+  return cap / 2 + math.random() * cap / 2
+end
+
+local function error_text(body)
+  local decoded = body and body ~= "" and core.decode(body)
+  if type(decoded) == "table" and type(decoded.error) == "string" then return decoded.error end
+  return nil
+end
+
+-- Turn a finished exchange into a decoded body or nil, msg, code.
+local function interpret(self, method, path, status, body)
+  local text = error_text(body)
+  if status == 401 or status == 403 then
+    return self:fail(("%s %s: not authorized (HTTP %d)%s"):format(method, path, status, text and (": " .. text) or ""), "EAUTH")
+  end
+  if status < 200 or status > 299 then
+    if text then return self:fail(("%s %s: %s (HTTP %d)"):format(method, path, text, status), "EAPI") end
+    return self:fail(("%s %s: HTTP %d"):format(method, path, status), "EHTTP")
+  end
+  if body == "" then return {} end
+  local decoded, err = core.decode(body)
+  if decoded == nil then return self:fail(("%s %s: malformed JSON in the response: %s"):format(method, path, err), "EPROTO") end
+  if type(decoded) == "table" and decoded.success == false then
+    return self:fail(("%s %s: %s"):format(method, path, tostring(decoded.error or "the request failed")), "EAPI")
+  end
+  return decoded
+end
+
+local function ensure_oauth_token(self, force)
+  if not self.oauth2 then return true end
+  if not force and self.oauth_token and core.monotime() < self.oauth_expires - 30 then return true end
+  local function enc(s) return (s:gsub("[^%w%-%._~]", function(c) return ("%%%02X"):format(c:byte()) end)) end
+  local form = ("grant_type=client_credentials&client_id=%s&client_secret=%s"):format(enc(self.oauth2.client_id), enc(self.oauth2.client_secret))
+  self.oauth_token = nil
+  local res, err, code = self:rest("POST", "/oauth/token", form, "application/x-www-form-urlencoded", true)
+  if not res then return nil, err, code end
+  if type(res.access_token) ~= "string" then return self:fail("POST /oauth/token: no access_token in the response", "EPROTO") end
+  self.oauth_token = res.access_token
+  self.oauth_expires = core.monotime() + (tonumber(res.expires_in) or 3600)
+  return true
+end
+
+local IDEMPOTENT = { GET = true, HEAD = true, PUT = true, DELETE = true, OPTIONS = true }
+
+--- One REST call with the client's retry policy.
+-- Retries connect failures, 429 (after Retry-After) and 5xx with exponential
+-- backoff and jitter; never other 4xx. Timeouts are retried only for
+-- idempotent methods, since a POST may have been carried out.
+-- @local
+function Client:rest(method, path, body, content_type, no_oauth)
+  if not no_oauth then
+    local ok, err, code = ensure_oauth_token(self)
+    if not ok then return nil, err, code end
+  end
+  local refreshed = false
+  local attempt = 0
+  while true do
+    local status, rbody, headers = exchange(self, method, path, body, content_type)
+    local retry, delay
+    if not status then
+      local msg, code = rbody, headers
+      retry = code == "ECONNECT" or (code == "ETIMEDOUT" and IDEMPOTENT[method])
+      if not retry or attempt >= self.retries then return self:fail(("%s %s: %s"):format(method, path, msg), code) end
+    elseif status == 401 and self.oauth2 and not no_oauth and not refreshed then
+      refreshed = true
+      local ok, err, code = ensure_oauth_token(self, true)
+      if not ok then return nil, err, code end
+      retry, delay = true, 0
+      attempt = attempt - 1
+    elseif transient_status(status) and attempt < self.retries then
+      retry, delay = true, retry_after(headers)
+    else
+      return interpret(self, method, path, status, rbody)
+    end
+    self:sleep(delay or backoff(self, attempt))
+    attempt = attempt + 1
+  end
+end
+
+-- Warn once per field path about deprecated fields.
+local function warn_deprecated(self, op, deprecated)
+  for _, path in ipairs(deprecated or {}) do
+    local key = op .. ":" .. path
+    if not self.warned[key] then
+      self.warned[key] = true
+      self.on_warning(("%s: field '%s' is deprecated (it is still sent)"):format(op, path))
+    end
+  end
+end
+
+local function check_open(self)
+  if not self.core then error("attempt to use a closed client", 3) end
+end
+
+--- Call any operation of the Studio API by its operationId.
+-- `args` holds the path and query parameters by their names in the API
+-- document, and `body` (validated against the operation's schema).
+-- @tparam string operation_id e.g. "getJobStatus"
+-- @tparam[opt] table args
+-- @treturn table the decoded response
+-- @return nil, message, code on failure
+-- @usage local res = client:call("getJobsLogs", { projectId = 1, jobId = 2, limit = 10 })
+function Client:call(operation_id, args)
+  check_open(self)
+  if type(operation_id) ~= "string" then error("bad argument #1 to 'call' (string expected)", 2) end
+  if args ~= nil and type(args) ~= "table" then error("bad argument #2 to 'call' (table expected)", 2) end
+  local method, path, body, content_type, deprecated = core.request(operation_id, args or {})
+  if not method then return nil, path, body end
+  warn_deprecated(self, operation_id, deprecated)
+  return self:rest(method, path, body, content_type)
+end
+
+local function check_id(value, n, fname)
+  if math.type(value) ~= "integer" then
+    error(("bad argument #%d to '%s' (integer expected, got %s)"):format(n, fname, math.type(value) or type(value)), 3)
+  end
+end
+
+--- Start training a Keras learn block.
+-- @tparam integer project_id
+-- @tparam integer learn_id
+-- @tparam table params a `SetKerasParameterRequest` table (keys as in the API document)
+-- @treturn ei.Job the job
+-- @return nil, message, code on failure (`EINVAL` names the field)
+-- @usage local job = assert(client:train_keras(pid, lid, { trainingCycles = 30, learningRate = 0.005 }))
+function Client:train_keras(project_id, learn_id, params)
+  check_open(self)
+  check_id(project_id, 1, "train_keras")
+  check_id(learn_id, 2, "train_keras")
+  if params ~= nil and type(params) ~= "table" then error("bad argument #3 to 'train_keras' (table expected)", 2) end
+  local res, err, code = self:call("trainKerasJob", { projectId = project_id, learnId = learn_id, body = params or {} })
+  if not res then return nil, err, code end
+  if math.type(res.id) ~= "integer" then return self:fail("trainKerasJob: no job id in the response", "EPROTO") end
+  return self:job(project_id, res.id)
+end
+
+--- Follow a job started elsewhere.
+-- @tparam integer project_id
+-- @tparam integer job_id
+-- @treturn ei.Job
+function Client:job(project_id, job_id)
+  check_open(self)
+  check_id(project_id, 1, "job")
+  check_id(job_id, 2, "job")
+  return require("ei.job").new(self, project_id, job_id)
+end
+
+--- The project's impulse (`getImpulse`).
+-- @tparam integer project_id
+-- @treturn table the response, with `impulse`
+function Client:impulse(project_id)
+  return self:call("getImpulse", { projectId = project_id })
+end
+
+--- A learn block's Keras configuration (`getKeras`).
+-- @tparam integer project_id
+-- @tparam integer learn_id
+-- @treturn table
+function Client:keras_config(project_id, learn_id)
+  return self:call("getKeras", { projectId = project_id, learnId = learn_id })
+end
+
+--- Change a learn block's Keras configuration (`setKeras`).
+-- @tparam integer project_id
+-- @tparam integer learn_id
+-- @tparam table params a `SetKerasParameterRequest` table
+-- @treturn table
+function Client:set_keras_config(project_id, learn_id, params)
+  return self:call("setKeras", { projectId = project_id, learnId = learn_id, body = params })
+end
+
+--- Metadata of the last training of a learn block (`getKerasMetadata`).
+-- @tparam integer project_id
+-- @tparam integer learn_id
+-- @treturn table
+function Client:keras_metadata(project_id, learn_id)
+  return self:call("getKerasMetadata", { projectId = project_id, learnId = learn_id })
+end
+
+--- Start generating features for a DSP block (`generateFeaturesJob`).
+-- @tparam integer project_id
+-- @tparam integer dsp_id
+-- @tparam[opt] table opts the request body
+-- @treturn ei.Job
+function Client:generate_features(project_id, dsp_id, opts)
+  check_open(self)
+  check_id(project_id, 1, "generate_features")
+  check_id(dsp_id, 2, "generate_features")
+  local res, err, code = self:call("generateFeaturesJob", { projectId = project_id, dspId = dsp_id, body = opts or {} })
+  if not res then return nil, err, code end
+  if math.type(res.id) ~= "integer" then return self:fail("generateFeaturesJob: no job id in the response", "EPROTO") end
+  return self:job(project_id, res.id)
+end
+
+--- A fresh websocket token for a project (`getSocketToken`).
+-- @tparam integer project_id
+-- @treturn string token
+-- @treturn string expiry (RFC 3339)
+function Client:socket_token(project_id)
+  local res, err, code = self:call("getSocketToken", { projectId = project_id })
+  if not res then return nil, err, code end
+  local token = type(res.token) == "table" and res.token.socketToken
+  if type(token) ~= "string" then return self:fail("getSocketToken: no token in the response", "EPROTO") end
+  return token, res.token.expires
+end
+
+--- Close the client and everything it opened. Idempotent.
+function Client:close()
+  if not self.core then return end
+  for _, s in pairs(self.sockets) do s:close() end
+  local fd = self.core:pollfd()
+  wait.forget(fd)
+  self.core:close()
+  self.core = nil
+end
+Client.__close = Client.close
+Client.__gc = Client.close
+
+function Client:__tostring()
+  return ("ei.Client (%s)"):format(self.host)
+end
+
+return Client

@@ -1,0 +1,66 @@
+--- ei-train: drive Edge Impulse Studio training from Lua.
+--
+-- Start Keras training jobs with parameter tables checked against the
+-- Studio API's own schemas, and follow them live.
+-- @module ei
+-- @usage
+-- local ei = require "ei"
+-- local client = assert(ei.new { api_key = os.getenv "EI_API_KEY" })
+-- local job = assert(client:train_keras(project_id, learn_id, { trainingCycles = 30 }))
+-- for ev in job:updates() do print(ev.type, ev.line) end
+local core = require "ei.core"
+local wait = require "ei.wait"
+local Client = require "ei.client"
+
+local ei = {}
+
+--- The version, the same as the rockspec's.
+ei.VERSION = require "ei.version"
+
+--- The JSON null sentinel (e.g. a `customParameters` value to send as null).
+ei.null = core.null
+
+--- Waiters: `ei.wait.block`, `ei.wait.yield`, `ei.wait.cqueues`, `ei.wait.luv`.
+ei.wait = {
+  block = wait.block,
+  yield = wait.yield,
+  cqueues = wait.cqueues,
+  luv = wait.luv,
+}
+
+--- Create a client.
+-- @tparam[opt] table opts
+--  `api_key` (default `EI_API_KEY`), or `jwt`, `jwt_cookie`, `bearer`,
+--  `oauth2 = { client_id =, client_secret = }`;
+--  `host` (default `EI_HOST` or https://studio.edgeimpulse.com);
+--  `timeout` (seconds per HTTP request, 30); `retries` (3);
+--  `wait` (a waiter; default: chosen per call); `ca_file`; `user_agent`;
+--  `insecure` (allow plain http to any host); `on_warning` (function(message)).
+-- @treturn ei.Client
+-- @usage local client = ei.new { api_key = "ei_…" }
+function ei.new(opts)
+  return Client.new(opts)
+end
+
+--- Check a table against a schema of the Studio API.
+-- @tparam string schema_name e.g. "SetKerasParameterRequest"
+-- @tparam table t
+-- @treturn boolean true
+-- @return nil, message naming the field path, "EINVAL"
+-- @usage assert(ei.validate("SetKerasParameterRequest", { learningRate = 0.01 }))
+function ei.validate(schema_name, t)
+  local ok, err, code = core.validate(schema_name, t)
+  if not ok then return nil, err, code end
+  return true
+end
+
+--- Run functions as concurrent coroutines over one poll loop.
+-- ei calls inside them yield to each other instead of blocking.
+-- @tparam function ... functions to run
+-- @return the first result of each function, in order
+-- @usage local r1, r2 = ei.run(function() return job1:wait() end, function() return job2:wait() end)
+function ei.run(...)
+  return wait.run_all(...)
+end
+
+return ei

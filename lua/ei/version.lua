@@ -1,0 +1,2 @@
+-- The version of ei-train; the rockspec carries the same.
+return "0.1.0"
