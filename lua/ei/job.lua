@@ -2,13 +2,23 @@
 -- Jobs come from `client:train_keras`, `client:generate_features` and
 -- `client:job`.
 -- @classmod ei.Job
+local core = require "ei.core"
+local Stream = require "ei.stream"
+
 local Job = {}
 Job.__index = Job
+
+-- How long a job may stay silent before its status is asked, and how long
+-- REST may keep failing before following the job is given up.
+local STATUS_INTERVAL, GIVE_UP_AFTER = 5, 300
 
 --- Wrap a job of a project.
 -- @local
 function Job.new(client, project_id, job_id)
-  return setmetatable({ client = client, project_id = project_id, id = job_id }, Job)
+  return setmetatable({
+    client = client, project_id = project_id, id = job_id,
+    pending = {}, head = 1, -- events made in Lua (connection, finished)
+  }, Job)
 end
 
 local function check_open(self, fname)
@@ -53,6 +63,211 @@ function Job:cancel(force)
     projectId = self.project_id, jobId = self.id, forceCancel = force and "true" or nil,
   })
   if not res then return nil, err, code end
+  self.cancel_requested = true
+  return true
+end
+
+--- Queue an event made in Lua.
+-- @local
+function Job:push(ev)
+  self.pending[#self.pending + 1] = ev
+end
+
+local function pop_pending(self)
+  local ev = self.pending[self.head]
+  if ev == nil then return nil end
+  self.pending[self.head] = nil
+  self.head = self.head + 1
+  return ev
+end
+
+local function start(self)
+  if self.stream then return end
+  self.stream = Stream.of(self.client, self.project_id)
+  self.stream:follow(self)
+  self.outages_at_start = self.stream.outages
+  self.last_heard = core.monotime()
+  self.next_status = self.last_heard + (self.client.status_interval or STATUS_INTERVAL)
+end
+
+local function sock_of(self)
+  return self.stream and self.stream.sock
+end
+
+-- The next event the socket queued for this job; `ended` is kept as a hint.
+local function pop_socket(self)
+  local sock = sock_of(self)
+  while sock do
+    local ev = sock:next(self.id)
+    if not ev then return nil end
+    self.last_heard = core.monotime()
+    if ev.type ~= "ended" then
+      if ev.type == "log" then self.last_line = ev.line end
+      return ev
+    end
+    self.ended_hint = true
+    self.next_status = 0
+  end
+end
+
+local function take(self)
+  return pop_pending(self) or (not self.finished and pop_socket(self)) or nil
+end
+
+local function has_work(self, now)
+  if self.pending[self.head] ~= nil then return true end
+  local sock = sock_of(self)
+  if sock and sock:queued(self.id) > 0 then return true end
+  return now >= self.next_status or (self.stream and self.stream:due(now))
+end
+
+-- Lines Studio has that the socket never delivered (a finish while the
+-- socket was down), fed through the same line and event parsing.
+local function backfill(self)
+  local sock = sock_of(self)
+  if not sock or (self.ended_hint and self.stream.outages == self.outages_at_start) then return true end
+  local text, err, code = self.client:call("downloadJobsLogs", { projectId = self.project_id, jobId = self.id })
+  if not text then return nil, err, code end
+  if type(text) == "string" then
+    local _, received = sock:position(self.id)
+    if #text > received then sock:feed(self.id, text:sub(received + 1)) end
+  end
+  return true
+end
+
+local function finish(self, st)
+  local ok, err, code = backfill(self)
+  if not ok then return nil, err, code end
+  local sock = sock_of(self)
+  if sock then sock:flush(self.id) end
+  self.finished = { type = "finished", job = self.id, success = st.finishedSuccessful == true }
+  return true
+end
+
+-- Ask Studio whether the job is done; the socket is not the source of truth.
+local function check_status(self, now)
+  local interval = self.client.status_interval or STATUS_INTERVAL
+  self.next_status = now + (self.ended_hint and math.min(interval, 0.5) or interval)
+  if self.stream and not self.stream:is_open() and not self.polling_said then
+    self.polling_said = true
+    self:push { type = "connection", job = self.id, state = "polling" }
+  end
+  local st, err, code = self:status()
+  if not st then
+    self.rest_failing_since = self.rest_failing_since or now
+    if now - self.rest_failing_since > (self.client.give_up_after or GIVE_UP_AFTER) then return nil, err, code end
+    return true
+  end
+  self.rest_failing_since = nil
+  if self.stream and self.stream:is_open() then self.polling_said = nil end
+  if st.finished then return finish(self, st) end
+  return true
+end
+
+--- The next event of the job.
+-- Waits (through the client's waiter) until one arrives. Events are tables
+-- with `type` (`log`, `progress`, `metrics`, `connection`, `finished`) and
+-- `job`; `finished` comes last, once, confirmed by the REST status.
+-- @tparam[opt] number timeout seconds to wait at most
+-- @treturn table the event, or nil once the job finished
+-- @return nil, message, code (`ETIMEDOUT` when the timeout passed)
+function Job:receive(timeout)
+  check_open(self, "receive")
+  if timeout ~= nil and type(timeout) ~= "number" then error("bad argument #1 to 'receive' (number expected)", 2) end
+  if self.done then return nil end
+  start(self)
+  local deadline = timeout and core.monotime() + timeout
+  while true do
+    local ev = take(self)
+    if ev then return ev end
+    if self.finished then
+      self.done = true
+      local last = self.finished
+      return last
+    end
+    if self.closed then return nil, ("job %d was closed"):format(self.id), "ECLOSED" end
+    local now = core.monotime()
+    self.stream:pump()
+    if now >= self.next_status then
+      local ok, err, code = check_status(self, now)
+      if not ok then return nil, err, code end
+    elseif deadline and now >= deadline then
+      return nil, ("no event from job %d within %gs"):format(self.id, timeout), "ETIMEDOUT"
+    else
+      local wake = math.min(self.next_status, deadline or math.huge, self.stream:deadline() or math.huge)
+      self.client:wait_until(function() return self.closed or has_work(self, core.monotime()) end, wake)
+    end
+  end
+end
+
+--- Iterate over the job's events until it finishes.
+-- Works in a plain script (it blocks) and in coroutines (it yields through
+-- the waiter). Breaking out of the loop closes the job. Raises on errors.
+-- @treturn function iterator
+-- @usage for ev in job:updates() do if ev.type == "log" then print(ev.line) end end
+function Job:updates()
+  check_open(self, "updates")
+  return function()
+    local ev, err = self:receive()
+    if ev then return ev end
+    if err then error(err, 2) end
+    return nil
+  end, nil, nil, self
+end
+
+--- Follow the job to its end.
+-- @tparam[opt] number timeout seconds
+-- @treturn boolean true when the job succeeded
+-- @return false, reason when the job ran and failed
+-- @return nil, message, code when it could not be followed
+function Job:wait(timeout)
+  check_open(self, "wait")
+  local deadline = timeout and core.monotime() + timeout
+  while true do
+    local ev, err, code = self:receive(deadline and math.max(0, deadline - core.monotime()))
+    if not ev then
+      if err then return nil, err, code end
+      break
+    end
+    if ev.type == "finished" and ev.success then return true end
+    if ev.type == "finished" then break end
+  end
+  if self.finished and self.finished.success then return true end
+  local reason = self.cancel_requested and "canceled" or self.last_line or "the job failed"
+  return false, reason
+end
+
+--- The job's descriptor for pollers: the client's descriptor.
+-- @treturn integer
+function Job:pollfd() return self.client.core:pollfd() end
+
+--- The events to poll for.
+-- @treturn string "r"
+function Job:events() return "r" end
+
+--- Seconds until the job wants a `step` without I/O, or nil; 0 when an event
+-- is ready.
+-- @treturn number|nil
+function Job:timeout()
+  check_open(self, "timeout")
+  start(self)
+  local now = core.monotime()
+  if has_work(self, now) then return 0 end
+  local t = self.client.core:timeout()
+  local wake = math.min(self.next_status, self.stream:deadline() or math.huge) - now
+  if not t or wake < t then t = math.max(0, wake) end
+  return t
+end
+
+--- Do the job's ready work without waiting, for hosts that run their own
+-- poll loop: call it when `pollfd()` is readable or `timeout()` passed, then
+-- take events with `receive(0)`.
+-- @treturn boolean true
+function Job:step()
+  check_open(self, "step")
+  start(self)
+  self.client:step()
+  self.stream:pump()
   return true
 end
 
@@ -60,7 +275,7 @@ end
 function Job:close()
   if self.closed then return end
   self.closed = true
-  if self.stream then self.stream:close() end
+  if self.stream then self.stream:unfollow(self) end
 end
 Job.__close = Job.close
 Job.__gc = Job.close

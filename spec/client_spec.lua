@@ -1,0 +1,218 @@
+-- The client against the Studio simulator: credentials, errors, retries.
+local helper = require "helper"
+local ei = require "ei"
+local core = require "ei.core"
+
+-- A one-shot local HTTP server answering every request with a fixed response.
+local function raw_server(status, content_type, body)
+  local script = ([[
+    const http = require('http');
+    const s = http.createServer((q, r) => { r.writeHead(%d, {'content-type': %q}); r.end(%q); });
+    s.listen(0, '127.0.0.1', () => { console.log(s.address().port); });
+    process.stdin.on('end', () => process.exit(0)); process.stdin.resume();
+  ]]):format(status, content_type, body)
+  local out = os.tmpname()
+  local stdin = assert(io.popen(("exec node -e %q > %s"):format(script, out), "w"))
+  local port = helper.eventually(function() return tonumber((helper.read_file(out) or ""):match("%d+")) end, 10)
+  return { url = "http://127.0.0.1:" .. port, stop = function() stdin:close(); os.remove(out) end }
+end
+
+describe("a client", function()
+  local sim
+  setup(function() sim = helper.studio() end)
+  teardown(function() sim:stop() end)
+
+  it("authenticates with an API key in x-api-key", function()
+    local client = sim:client()
+    local res = assert(client:impulse(sim.project_id))
+    assert.is_table(res.impulse)
+    local req = sim:requests("/impulse$")[1]
+    assert.equal("<redacted>", req.headers["x-api-key"])
+    client:close()
+  end)
+
+  it("authenticates with a JWT in x-jwt-token", function()
+    local client = sim:client { jwt = sim.ready.jwt }
+    assert(client:impulse(sim.project_id))
+    client:close()
+  end)
+
+  it("authenticates with a JWT cookie", function()
+    local client = sim:client { jwt_cookie = sim.ready.jwt }
+    assert(client:impulse(sim.project_id))
+    client:close()
+  end)
+
+  it("fetches an OAuth2 token with client credentials and sends it as a bearer", function()
+    local client = sim:client { oauth2 = { client_id = sim.ready.oauth_client_id, client_secret = sim.ready.oauth_client_secret } }
+    assert(client:impulse(sim.project_id))
+    assert(client:impulse(sim.project_id))
+    assert.equal(1, #sim:requests("^/v1/oauth/token$", "POST"))
+    local bearer = client.oauth_token
+    client:close()
+    local direct = sim:client { bearer = bearer }
+    assert(direct:impulse(sim.project_id))
+    direct:close()
+  end)
+
+  it("refuses a wrong API key with EAUTH and never shows the key", function()
+    local key = "ei_wrong_key_0123456789abcdef"
+    local client = sim:client { api_key = key }
+    local res, err, code = client:impulse(sim.project_id)
+    assert.is_nil(res)
+    assert.equal("EAUTH", code)
+    assert.matches("401", err)
+    assert.is_nil(err:find(key, 1, true))
+    client:close()
+  end)
+
+  it("reports a Studio error for an unknown job as EAPI with its text", function()
+    local client = sim:client()
+    local job = client:job(sim.project_id, 999)
+    local st, err, code = job:status()
+    assert.is_nil(st)
+    assert.equal("EAPI", code)
+    assert.matches("getJobStatus", err, 1, true)
+    client:close()
+  end)
+
+  it("keeps job ids as Lua integers", function()
+    local client = sim:client()
+    local job = assert(client:train_keras(sim.project_id, sim.learn_id, { trainingCycles = 2 }))
+    assert.equal("integer", math.type(job.id))
+    assert.is_true(job.id >= 12873488112)
+    local st = assert(job:status())
+    assert.equal("integer", math.type(st.id))
+    assert.equal(job.id, st.id)
+    client:close()
+  end)
+
+  it("returns EINVAL naming the field before sending an invalid body", function()
+    local client = sim:client()
+    local before = #sim:requests("/jobs/train/keras/")
+    local job, err, code = client:train_keras(sim.project_id, sim.learn_id, { learningrate = 0.1 })
+    assert.is_nil(job)
+    assert.equal("EINVAL", code)
+    assert.matches('learningrate: unknown field (did you mean "learningRate"?)', err, 1, true)
+    assert.equal(before, #sim:requests("/jobs/train/keras/"))
+    client:close()
+  end)
+
+  it("raises on misuse: wrong argument types and a closed client", function()
+    local client = sim:client()
+    assert.has_error(function() client:train_keras("1", sim.learn_id, {}) end)
+    assert.has_error(function() ei.new { timeout = "soon" } end)
+    assert.has_error(function() ei.new { apikey = "x" } end)
+    client:close()
+    client:close()
+    assert.has_error(function() client:impulse(sim.project_id) end)
+  end)
+
+  it("refuses plain http to a host that is not loopback", function()
+    local client = ei.new { host = "http://studio.example.com", api_key = "ei_x" }
+    local res, err, code = client:impulse(1)
+    assert.is_nil(res)
+    assert.equal("EINVAL", code)
+    assert.matches("plain http", err)
+    client:close()
+  end)
+
+  it("reports a refused connection as ECONNECT after its retries", function()
+    local client = ei.new { host = "http://127.0.0.1:1", api_key = "ei_x", retries = 1, backoff = 0.01 }
+    local res, err, code = client:impulse(1)
+    assert.is_nil(res)
+    assert.equal("ECONNECT", code)
+    assert.matches("127.0.0.1", err)
+    client:close()
+  end)
+end)
+
+describe("a client meeting a flaky server", function()
+  it("retries 503 answers and succeeds", function()
+    local sim = helper.studio { scenario = { http503 = 2 } }
+    local client = sim:client { backoff = 0.01 }
+    assert(client:impulse(sim.project_id))
+    local statuses = {}
+    for _, r in ipairs(sim:requests("/impulse$")) do statuses[#statuses + 1] = r.status end
+    assert.same({ 503, 503, 200 }, statuses)
+    client:close()
+    sim:stop()
+  end)
+
+  it("gives up after its retries with the last status", function()
+    local sim = helper.studio { scenario = { http503 = 10 } }
+    local client = sim:client { backoff = 0.01, retries = 2 }
+    local res, err, code = client:impulse(sim.project_id)
+    assert.is_nil(res)
+    assert.is_truthy(code == "EAPI" or code == "EHTTP")
+    assert.matches("503", err)
+    assert.equal(3, #sim:requests("/impulse$"))
+    client:close()
+    sim:stop()
+  end)
+
+  it("honours Retry-After on 429", function()
+    local sim = helper.studio { scenario = { http429 = { count = 1, retryAfter = 1 } } }
+    local client = sim:client { backoff = 0.01 }
+    local t0 = core.monotime()
+    assert(client:impulse(sim.project_id))
+    assert.is_true(core.monotime() - t0 >= 0.95)
+    assert.equal(2, #sim:requests("/impulse$"))
+    client:close()
+    sim:stop()
+  end)
+
+  it("never retries other 4xx answers", function()
+    local sim = helper.studio()
+    local client = sim:client { backoff = 0.01 }
+    local before = #sim:requests("/jobs/")
+    assert.is_nil(client:job(sim.project_id, 4242):status())
+    assert.equal(before + 1, #sim:requests("/jobs/"))
+    client:close()
+    sim:stop()
+  end)
+
+  it("times out a stalled response with ETIMEDOUT", function()
+    local sim = helper.studio { scenario = { stall = { { match = "getImpulse", count = 10 } } } }
+    local client = sim:client { timeout = 0.3, retries = 1, backoff = 0.01 }
+    local t0 = core.monotime()
+    local res, err, code = client:impulse(sim.project_id)
+    assert.is_nil(res)
+    assert.equal("ETIMEDOUT", code)
+    assert.is_true(core.monotime() - t0 < 3)
+    client:close()
+    sim:stop()
+  end)
+
+  it("reports a non-JSON error page as EHTTP", function()
+    local server = raw_server(404, "text/html", "<h1>not here</h1>")
+    local client = ei.new { host = server.url, api_key = "ei_x", retries = 0 }
+    local res, err, code = client:impulse(1)
+    assert.is_nil(res)
+    assert.equal("EHTTP", code)
+    assert.matches("HTTP 404", err)
+    client:close()
+    server.stop()
+  end)
+
+  it("reports malformed JSON as EPROTO", function()
+    local server = raw_server(200, "application/json", '{"success": tru')
+    local client = ei.new { host = server.url, api_key = "ei_x", retries = 0 }
+    local res, err, code = client:impulse(1)
+    assert.is_nil(res)
+    assert.equal("EPROTO", code)
+    client:close()
+    server.stop()
+  end)
+
+  it("reports HTTP 200 with success:false as EAPI", function()
+    local server = raw_server(200, "application/json", '{"success":false,"error":"Learn block not found"}')
+    local client = ei.new { host = server.url, api_key = "ei_x", retries = 0 }
+    local res, err, code = client:impulse(1)
+    assert.is_nil(res)
+    assert.equal("EAPI", code)
+    assert.matches("Learn block not found", err)
+    client:close()
+    server.stop()
+  end)
+end)

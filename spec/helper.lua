@@ -1,0 +1,130 @@
+-- Test support: start the Studio simulator on a free loopback port and stop it.
+local json = require "dkjson"
+local core = require "ei.core"
+
+local helper = {}
+
+local ROOT = (debug.getinfo(1, "S").source:match("^@(.*)/spec/helper%.lua$")) or "."
+helper.root = ROOT
+
+local function tmpname(suffix)
+  local name = os.tmpname()
+  os.remove(name)
+  return name .. suffix
+end
+
+local function write_file(path, text)
+  local f = assert(io.open(path, "w"))
+  f:write(text)
+  f:close()
+end
+
+local function read_file(path)
+  local f = io.open(path, "r")
+  if not f then return nil end
+  local text = f:read("a")
+  f:close()
+  return text
+end
+helper.read_file = read_file
+
+function helper.sleep(seconds)
+  core.poll(-1, "r", seconds)
+end
+
+--- Wait until f() returns a true value or `seconds` pass; returns f's value.
+function helper.eventually(f, seconds)
+  local deadline = core.monotime() + (seconds or 10)
+  repeat
+    local v = f()
+    if v then return v end
+    helper.sleep(0.01)
+  until core.monotime() > deadline
+  return nil
+end
+
+local Sim = {}
+Sim.__index = Sim
+
+--- Start a simulator. opts: scenario (table), speed (number), api_key.
+-- The simulator reads its stdin from us and exits when we close it, so a
+-- crashed test run never leaves one behind.
+function helper.studio(opts)
+  opts = opts or {}
+  local out, err, record = tmpname(".out"), tmpname(".err"), tmpname(".jsonl")
+  local args = { ROOT .. "/spec/studio/studio-sim", "--port", "0", "--record", record,
+    "--speed", tostring(opts.speed or 1000) }
+  if opts.scenario then
+    local scenario = tmpname(".json")
+    write_file(scenario, json.encode(opts.scenario))
+    args[#args + 1], args[#args + 2] = "--scenario", scenario
+  end
+  if opts.api_key then args[#args + 1], args[#args + 2] = "--api-key", opts.api_key end
+  local quoted = {}
+  for i, a in ipairs(args) do quoted[i] = "'" .. a:gsub("'", "'\\''") .. "'" end
+  local cmd = ("exec %s > %s 2> %s"):format(table.concat(quoted, " "), out, err)
+  local stdin = assert(io.popen(cmd, "w"))
+  local line = helper.eventually(function()
+    local text = read_file(out)
+    return text and text:match("^([^\n]*)\n")
+  end, 20)
+  if not line then
+    stdin:close()
+    error("the simulator did not start: " .. (read_file(err) or ""))
+  end
+  local ready = assert(json.decode(line))
+  return setmetatable({
+    stdin = stdin, out = out, err = err, record = record,
+    url = ready.url, api_key = ready.api_key, project_id = ready.project_id,
+    learn_id = ready.learn_id, dsp_id = ready.dsp_id, ready = ready,
+  }, Sim)
+end
+
+--- Everything the simulator recorded so far, one table per line.
+function Sim:records(kind)
+  local list = {}
+  for line in (read_file(self.record) or ""):gmatch("[^\n]+") do
+    local r = json.decode(line, 1, json.null)
+    if r and (not kind or r.kind == kind) then list[#list + 1] = r end
+  end
+  return list
+end
+
+--- The REST requests recorded whose path matches the pattern.
+function Sim:requests(pattern, method)
+  local list = {}
+  for _, r in ipairs(self:records("http")) do
+    if r.path:match(pattern) and (not method or r.method == method) then list[#list + 1] = r end
+  end
+  return list
+end
+
+--- POST to the simulator's control endpoint.
+function Sim:control(path, body)
+  local cmd = ("curl -s -X POST -H 'Content-Type: application/json' --data-binary @- '%s/__sim/%s'"):format(self.url, path)
+  local p = assert(io.popen(cmd .. " > /dev/null", "w"))
+  p:write(json.encode(body or {}))
+  p:close()
+end
+
+function Sim:stop()
+  if self.stdin then
+    self.stdin:close()
+    self.stdin = nil
+  end
+  for _, f in ipairs { self.out, self.err, self.record } do os.remove(f) end
+end
+
+--- A client of the module under test, talking to this simulator.
+function Sim:client(opts)
+  local ei = require "ei"
+  opts = opts or {}
+  opts.host = opts.host or self.url
+  if not (opts.api_key or opts.jwt or opts.jwt_cookie or opts.bearer or opts.oauth2) then
+    opts.api_key = self.api_key
+  end
+  return assert(ei.new(opts))
+end
+
+helper.json = json
+return helper
