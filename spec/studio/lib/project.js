@@ -1,0 +1,74 @@
+'use strict';
+// The state of the simulated project: learn-block configurations and the results of
+// their last successful training, and how jobs are started on it.
+
+const fixtures = require('./fixtures');
+const { planTraining, planFeatures } = require('./training');
+const { createRng, hash32 } = require('./rng');
+
+class Project {
+  constructor({ jobs, scenario }) {
+    this.id = fixtures.PROJECT_ID;
+    this.jobs = jobs;
+    this.scenario = scenario;
+    this.learn = new Map(fixtures.LEARN_IDS.map((id, i) => [id, {
+      id, name: i ? `Classifier ${i + 1}` : 'Classifier', config: structuredClone(fixtures.DEFAULT_KERAS), metrics: null,
+    }]));
+  }
+
+  learnBlock(id) {
+    return this.learn.get(Number(id)) || null;
+  }
+
+  // "Only fields defined in this object are set".
+  setKeras(block, body) {
+    for (const [key, value] of Object.entries(body)) block.config[key] = structuredClone(value);
+  }
+
+  trainKeras(block, body) {
+    this.setKeras(block, body);
+    const cfg = structuredClone(block.config);
+    const job = this.jobs.create({ projectId: this.id, category: 'Training model', categoryKey: 'train', key: `train-keras-${block.id}` });
+    if (this.startFast(job)) return job;
+    const seed = this.scenario.get('seed');
+    const plan = planTraining(cfg, {
+      seed,
+      failJob: this.scenario.forJob('failJob', job.ordinal),
+      hugeLine: this.scenario.forJob('hugeLine', job.ordinal),
+    });
+    job.onDone = (success) => {
+      if (success && plan.result) block.metrics = this.metrics(plan.result, job);
+    };
+    this.jobs.run(job, plan, seed);
+    return job;
+  }
+
+  generateFeatures(dspId) {
+    const job = this.jobs.create({ projectId: this.id, category: 'Generate features', categoryKey: 'dsp', key: `generate-features-${dspId}` });
+    if (this.startFast(job)) return job;
+    const seed = this.scenario.get('seed');
+    this.jobs.run(job, planFeatures({ seed, dspId }), seed);
+    return job;
+  }
+
+  startFast(job) {
+    const fast = this.scenario.forJob('fastStream', job.ordinal);
+    if (!fast) return false;
+    this.jobs.runFast(job, fast.lines);
+    return true;
+  }
+
+  metrics(result, job) {
+    const rng = createRng(hash32(`${this.scenario.get('seed')}|confusion|${result.final.val_accuracy}`));
+    return {
+      created: new Date().toISOString(),
+      accuracy: result.final.val_accuracy,
+      loss: result.final.val_loss,
+      confusionMatrix: fixtures.confusion(result.final.val_accuracy, rng),
+      history: result.history,
+      jobId: job.id,
+    };
+  }
+}
+
+module.exports = { Project };

@@ -1,0 +1,144 @@
+'use strict';
+// REST routes under /v1, by operationId of the official document. A handler returns
+// {status?, body} (JSON) or {status?, text} (text/plain).
+
+const fixtures = require('./fixtures');
+const { validator } = require('./schema');
+
+const validateKeras = validator('SetKerasParameterRequest');
+
+const ok = (body) => ({ status: 200, body: { success: true, ...body } });
+const err = (status, error) => ({ status, body: { success: false, error } });
+const LEVELS = ['error', 'warn', 'info', 'debug'];
+
+function route(method, template, operationId, handler, opts = {}) {
+  const names = [];
+  const re = new RegExp(`^${template.replace(/\{(\w+)\}/g, (m, n) => {
+    names.push(n);
+    return '([^/]+)';
+  })}$`);
+  return { method, re, names, operationId, handler, public: Boolean(opts.public), needsBody: Boolean(opts.body) };
+}
+
+class Rest {
+  constructor({ project, jobs, auth, baseUrl }) {
+    Object.assign(this, { project, jobs, auth, baseUrl });
+    const p = '/v1/api/{projectId}';
+    this.routes = [
+      route('POST', '/v1/oauth/token', 'oauthToken', (c) => this.oauthToken(c), { public: true }),
+      route('GET', p, 'getProjectInfo', (c) => this.projectInfo(c)),
+      route('GET', `${p}/socket-token`, 'getSocketToken', () => ok({ token: this.auth.socketToken(this.project.id) })),
+      route('GET', `${p}/impulse`, 'getImpulse', () => ok({ impulse: fixtures.impulse() })),
+      route('GET', `${p}/training/keras/{learnId}`, 'getKeras', (c) => this.withBlock(c, (b) => ({ status: 200, body: fixtures.kerasResponse(b) }))),
+      route('POST', `${p}/training/keras/{learnId}`, 'setKeras', (c) => this.withBlock(c, (b) => this.setKeras(c, b)), { body: true }),
+      route('GET', `${p}/training/keras/{learnId}/metadata`, 'getKerasMetadata', (c) => this.withBlock(c, (b) => ({ status: 200, body: fixtures.kerasMetadata(b) }))),
+      route('POST', `${p}/jobs/train/keras/{learnId}`, 'trainKerasJob', (c) => this.withBlock(c, (b) => this.trainKeras(c, b)), { body: true }),
+      route('POST', `${p}/jobs/generate-features`, 'generateFeaturesJob', (c) => this.generateFeatures(c), { body: true }),
+      route('GET', `${p}/jobs`, 'listActiveJobs', () => this.activeJobs()),
+      route('GET', `${p}/jobs/{jobId}/status`, 'getJobStatus', (c) => this.withJob(c, (j) => ok({ job: j.toJSON() }))),
+      route('GET', `${p}/jobs/{jobId}/stdout`, 'getJobsLogs', (c) => this.withJob(c, (j) => this.logs(c, j))),
+      route('GET', `${p}/jobs/{jobId}/stdout/download`, 'downloadJobsLogs', (c) => this.withJob(c, (j) => this.download(c, j))),
+      route('POST', `${p}/jobs/{jobId}/cancel`, 'cancelJob', (c) => this.withJob(c, (j) => this.cancel(c, j))),
+    ];
+  }
+
+  // The route of a request, with its path parameters; null when none matches.
+  match(method, path) {
+    for (const r of this.routes) {
+      const m = r.re.exec(path);
+      if (!m || r.method !== method) continue;
+      const params = {};
+      r.names.forEach((n, i) => {
+        params[n] = decodeURIComponent(m[i + 1]);
+      });
+      return { route: r, params };
+    }
+    return null;
+  }
+
+  handle(ctx) {
+    const { route: r, params } = ctx.match;
+    ctx.params = params;
+    if (params.projectId !== undefined && Number(params.projectId) !== this.project.id) {
+      return err(404, `Project ${params.projectId} not found`);
+    }
+    if (r.needsBody) {
+      if (ctx.invalidJson) return err(400, 'Request body is not valid JSON');
+      if (ctx.json === undefined || ctx.json === null || typeof ctx.json !== 'object' || Array.isArray(ctx.json)) {
+        return err(400, 'Missing request body (a JSON object is required)');
+      }
+    }
+    return r.handler(ctx);
+  }
+
+  oauthToken(c) {
+    const fields = c.json && typeof c.json === 'object' ? c.json : {};
+    return this.auth.oauthToken(fields, c.headers);
+  }
+
+  projectInfo() {
+    return { status: 200, body: fixtures.projectInfo(this.auth.apiKey, `${this.baseUrl()}/studio/${this.project.id}`) };
+  }
+
+  withBlock(c, fn) {
+    const block = this.project.learnBlock(c.params.learnId);
+    return block ? fn(block) : err(404, `Learn block ${c.params.learnId} not found`);
+  }
+
+  withJob(c, fn) {
+    const job = this.jobs.get(c.params.jobId);
+    return job && job.projectId === this.project.id ? fn(job) : err(404, `Job ${c.params.jobId} not found`);
+  }
+
+  setKeras(c, block) {
+    const invalid = validateKeras(c.json);
+    if (invalid) return err(400, `Invalid request body: ${invalid}`);
+    this.project.setKeras(block, c.json);
+    return ok({});
+  }
+
+  trainKeras(c, block) {
+    const invalid = validateKeras(c.json);
+    if (invalid) return err(400, `Invalid request body: ${invalid}`);
+    return ok({ id: this.project.trainKeras(block, c.json).id });
+  }
+
+  generateFeatures(c) {
+    const dspId = c.json.dspId;
+    if (!Number.isInteger(dspId)) return err(400, 'Invalid request body: dspId: must be integer');
+    if (dspId !== fixtures.DSP_ID) return err(404, `DSP block ${dspId} not found`);
+    return ok({ id: this.project.generateFeatures(dspId).id });
+  }
+
+  activeJobs() {
+    const jobs = this.jobs.all(this.project.id).filter((j) => !j.done).reverse().map((j) => j.toJSON());
+    return ok({ jobs, totalJobCount: jobs.length });
+  }
+
+  logs(c, job) {
+    const limit = c.query.limit !== undefined ? Math.max(0, parseInt(c.query.limit, 10) || 0) : 1000;
+    const maxLevel = LEVELS.indexOf(c.query.logLevel || 'debug');
+    const lines = maxLevel >= 0 ? job.lines.filter((l) => LEVELS.indexOf(l.level) <= maxLevel) : job.lines;
+    const stdout = [];
+    for (let i = lines.length - 1; i >= 0 && stdout.length < limit; i--) {
+      const l = lines[i];
+      stdout.push({ created: new Date(l.ts).toISOString(), data: l.data, logLevel: l.level });
+    }
+    return ok({ stdout, totalCount: lines.length });
+  }
+
+  download(c, job) {
+    if (c.query.limit === undefined) return { status: 200, text: job.text() };
+    const limit = Math.max(0, parseInt(c.query.limit, 10) || 0);
+    const lines = job.lines.slice(Math.max(0, job.lines.length - limit));
+    return { status: 200, text: lines.map((l) => `${l.data}\n`).join('') };
+  }
+
+  cancel(c, job) {
+    if (job.done) return { status: 200, body: { success: false, error: `Job ${job.id} is already finished` } };
+    this.jobs.cancel(job, c.query.forceCancel === 'true');
+    return ok({});
+  }
+}
+
+module.exports = { Rest };

@@ -1,0 +1,151 @@
+'use strict';
+// Scenario knobs: defaults, validation, and the counters they consume at run time.
+// Every knob is documented in README.md ("Scenarios").
+
+const DEFAULTS = {
+  seed: 1,
+  speed: null, // simulated seconds per real second; null = the launcher's --speed
+  socketTokenTtl: 3600, // seconds of validity of a socket token
+  oauthTokenTtl: 3600, // seconds of validity of an OAuth access token
+  http503: 0, // the next N /v1 calls answer 503
+  http429: { count: 0, retryAfter: 1 }, // the next N /v1 calls answer 429 + Retry-After
+  slow: [], // [{match, delayMs, count?}]
+  stall: [], // [{match, count?}] accept, never answer
+  dropSocket: null, // {afterFrames, every}
+  junkFrames: null, // {every}
+  unknownEvents: null, // {every}
+  replayFromStart: false,
+  omitTimestamps: false,
+  noJobFinished: false,
+  failJob: null, // {atEpoch?, message?, nth?}
+  hugeLine: null, // {bytes?, atEpoch?, nth?}
+  fastStream: null, // {lines, nth?}
+  unreachable: null, // {forSeconds, afterSeconds | afterRequests | afterFrames}
+  serverPingMs: 0,
+};
+
+function fail(msg) {
+  throw new Error(`scenario: ${msg}`);
+}
+
+function isObj(v) {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function count(v, name) {
+  if (v === true) return 1;
+  if (v === false || v == null) return 0;
+  if (!Number.isInteger(v) || v < 0) fail(`${name} must be a non-negative integer`);
+  return v;
+}
+
+function rules(v, name) {
+  if (v == null) return [];
+  const list = Array.isArray(v) ? v : [v];
+  return list.map((r) => {
+    if (!isObj(r)) fail(`${name} entries must be objects`);
+    return { match: r.match || '.*', delayMs: r.delayMs || 0, count: r.count == null ? Infinity : count(r.count, `${name}.count`) };
+  });
+}
+
+// An optional knob given as `true` or an object; `null`/`false` disables it.
+function optional(v, defaults) {
+  if (v == null || v === false) return null;
+  if (v === true) return { ...defaults };
+  if (!isObj(v)) fail('expected true, false, null or an object');
+  return { ...defaults, ...v };
+}
+
+const NORMALIZE = {
+  seed: (v) => (typeof v === 'number' || typeof v === 'string' ? v : fail('seed must be a number or string')),
+  speed: (v) => (v == null ? null : v > 0 ? Number(v) : fail('speed must be > 0')),
+  socketTokenTtl: (v) => (v > 0 ? Number(v) : fail('socketTokenTtl must be > 0 seconds')),
+  oauthTokenTtl: (v) => (v > 0 ? Number(v) : fail('oauthTokenTtl must be > 0 seconds')),
+  http503: (v) => count(v, 'http503'),
+  http429: (v) => (isObj(v) ? { count: count(v.count, 'http429.count'), retryAfter: v.retryAfter ?? 1 } : { count: count(v, 'http429'), retryAfter: 1 }),
+  slow: (v) => rules(v, 'slow'),
+  stall: (v) => rules(v, 'stall'),
+  dropSocket: (v) => optional(v, { afterFrames: 10, every: false }),
+  junkFrames: (v) => optional(v, { every: 5 }),
+  unknownEvents: (v) => optional(v, { every: 5 }),
+  replayFromStart: Boolean,
+  omitTimestamps: Boolean,
+  noJobFinished: Boolean,
+  failJob: (v) => optional(v, {}),
+  hugeLine: (v) => optional(v, { bytes: 1024 * 1024, atEpoch: 1 }),
+  fastStream: (v) => optional(v, { lines: 100000 }),
+  unreachable: (v) => optional(v, { forSeconds: 2 }),
+  serverPingMs: (v) => (v >= 0 ? Number(v) : fail('serverPingMs must be >= 0')),
+};
+
+function normalize(patch) {
+  if (!isObj(patch)) fail('must be a JSON object');
+  const out = {};
+  for (const [key, value] of Object.entries(patch)) {
+    if (key.startsWith('$') || key === 'comment') continue; // room for notes in scenario files
+    if (!NORMALIZE[key]) fail(`unknown knob "${key}"`);
+    out[key] = NORMALIZE[key](value);
+  }
+  return out;
+}
+
+class Scenario {
+  constructor(initial = {}) {
+    this.values = { ...DEFAULTS, ...normalize(DEFAULTS), ...normalize(initial) };
+    this.dropArmed = true;
+  }
+
+  get(key) {
+    return this.values[key];
+  }
+
+  // Later patches replace whole knobs (and so reset their counters).
+  update(patch) {
+    const norm = normalize(patch);
+    Object.assign(this.values, norm);
+    if ('dropSocket' in norm) this.dropArmed = true;
+    return norm;
+  }
+
+  // Decides the fault of the next /v1 call: null, {status: 503} or {status: 429, retryAfter}.
+  takeHttpFault() {
+    if (this.values.http503 > 0) {
+      this.values.http503--;
+      return { status: 503 };
+    }
+    const rl = this.values.http429;
+    if (rl.count > 0) {
+      rl.count--;
+      return { status: 429, retryAfter: rl.retryAfter };
+    }
+    return null;
+  }
+
+  // First matching rule of `slow` or `stall` for a call, consuming one of its count.
+  takeRule(kind, operationId, path) {
+    for (const rule of this.values[kind]) {
+      if (rule.count <= 0) continue;
+      const re = new RegExp(rule.match);
+      if ((operationId && re.test(operationId)) || re.test(path)) {
+        rule.count--;
+        return rule;
+      }
+    }
+    return null;
+  }
+
+  // Whether a per-job knob applies to the job with this ordinal (1 = first job started).
+  forJob(key, ordinal) {
+    const knob = this.values[key];
+    if (!knob) return null;
+    if (knob.nth == null) return knob;
+    const list = Array.isArray(knob.nth) ? knob.nth : [knob.nth];
+    return list.includes(ordinal) ? knob : null;
+  }
+
+  toJSON() {
+    return JSON.parse(JSON.stringify(this.values, (k, v) => (v === Infinity ? null : v)));
+  }
+}
+
+module.exports = { Scenario, DEFAULTS, normalize };

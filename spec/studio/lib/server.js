@@ -1,0 +1,238 @@
+'use strict';
+// The simulator: one HTTP server on 127.0.0.1 carrying REST (/v1), the websocket
+// (/socket.io/) and the control endpoints (/__sim/), plus the HTTP-level faults.
+
+const http = require('http');
+const { Scenario } = require('./scenario');
+const { Auth, DEFAULT_API_KEY, OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET } = require('./auth');
+const { JobRegistry } = require('./jobs');
+const { Project } = require('./project');
+const { Rest } = require('./rest');
+const { Sockets } = require('./socket');
+const { Recorder, parseBody } = require('./record');
+const { handleControl } = require('./control');
+const fixtures = require('./fixtures');
+
+const DEFAULT_SPEED = 10;
+const MAX_BODY = 16 * 1024 * 1024;
+
+function sendJson(res, status, body, headers = {}) {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
+  res.end(JSON.stringify(body));
+}
+
+class Simulator {
+  constructor({ port = 0, apiKey = DEFAULT_API_KEY, scenario = {}, record = null, speed = DEFAULT_SPEED, verbose = false } = {}) {
+    this.port = port;
+    this.speedOption = speed;
+    this.verbose = verbose;
+    this.scenario = new Scenario(scenario);
+    this.auth = new Auth({ apiKey, scenario: this.scenario });
+    this.recorder = new Recorder(record, () => this.auth.secrets());
+    this.jobs = new JobRegistry({ speed: () => this.speed(), pressure: (job) => this.sockets.backlog(job) });
+    this.project = new Project({ jobs: this.jobs, scenario: this.scenario });
+    this.rest = new Rest({ project: this.project, jobs: this.jobs, auth: this.auth, baseUrl: () => this.url });
+    this.tcp = new Set();
+    this.counters = { tcpConnections: 0, requests: 0, dataFrames: 0 };
+    this.down = false;
+    this.server = http.createServer((req, res) => this.onRequest(req, res));
+    this.server.on('connection', (s) => this.onTcp(s));
+    this.sockets = new Sockets({
+      httpServer: this.server,
+      auth: this.auth,
+      jobs: this.jobs,
+      scenario: this.scenario,
+      recorder: this.recorder,
+      log: (m) => this.log(m),
+      onDataFrames: (n) => this.onDataFrames(n),
+    });
+  }
+
+  log(msg) {
+    if (this.verbose) process.stderr.write(`studio-sim: ${msg}\n`);
+  }
+
+  speed() {
+    return this.scenario.get('speed') || this.speedOption;
+  }
+
+  get url() {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  listen() {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.port, '127.0.0.1', () => {
+        this.server.removeListener('error', reject);
+        this.port = this.server.address().port;
+        this.armUnreachable();
+        resolve(this.readyInfo());
+      });
+    });
+  }
+
+  readyInfo() {
+    return {
+      url: this.url,
+      api_key: this.auth.apiKey,
+      project_id: fixtures.PROJECT_ID,
+      learn_id: fixtures.LEARN_IDS[0],
+      dsp_id: fixtures.DSP_ID,
+      learn_ids: fixtures.LEARN_IDS,
+      jwt: this.auth.userJwt,
+      oauth_client_id: OAUTH_CLIENT_ID,
+      oauth_client_secret: OAUTH_CLIENT_SECRET,
+      speed: this.speed(),
+      pid: process.pid,
+    };
+  }
+
+  onTcp(socket) {
+    this.counters.tcpConnections++;
+    this.tcp.add(socket);
+    socket.on('close', () => this.tcp.delete(socket));
+  }
+
+  onRequest(req, res) {
+    const url = new URL(req.url, 'http://127.0.0.1');
+    const chunks = [];
+    let size = 0;
+    req.on('data', (c) => {
+      size += c.length;
+      if (size <= MAX_BODY) chunks.push(c);
+    });
+    req.on('end', () => {
+      if (size > MAX_BODY) return sendJson(res, 413, { success: false, error: 'Request body too large' });
+      const text = Buffer.concat(chunks).toString('utf8');
+      const parsed = parseBody(text, req.headers['content-type']);
+      if (url.pathname.startsWith('/__sim/')) return handleControl(this, req, res, url.pathname, parsed.parsed);
+      if (url.pathname === '/v1' || url.pathname.startsWith('/v1/')) return this.onApi(req, res, url, parsed);
+      sendJson(res, 404, { success: false, error: `Cannot ${req.method} ${url.pathname}` });
+    });
+  }
+
+  onApi(req, res, url, parsed) {
+    const n = ++this.counters.requests;
+    const query = Object.fromEntries(url.searchParams);
+    const match = this.rest.match(req.method, url.pathname);
+    const operationId = match ? match.route.operationId : undefined;
+    const entry = { method: req.method, path: url.pathname, query, headers: req.headers, body: parsed.body, raw: parsed.raw, operationId };
+    const finish = (status, body, headers, text) => {
+      this.recorder.http({ ...entry, status });
+      if (text !== undefined) {
+        res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...headers });
+        res.end(text);
+      } else sendJson(res, status, body, headers);
+      if (this.unreachableAt && n === this.unreachableAt.requests) res.on('finish', () => this.fireUnreachable());
+    };
+
+    if (this.scenario.takeRule('stall', operationId, url.pathname)) {
+      this.log(`stalling ${req.method} ${url.pathname}`);
+      this.recorder.http({ ...entry, status: null, stalled: true });
+      return;
+    }
+    const slow = this.scenario.takeRule('slow', operationId, url.pathname);
+    const respond = () => this.answer(req, url, query, parsed, match, finish);
+    if (slow && slow.delayMs > 0) setTimeout(respond, slow.delayMs);
+    else respond();
+  }
+
+  answer(req, url, query, parsed, match, finish) {
+    const fault = this.scenario.takeHttpFault();
+    if (fault && fault.status === 503) return finish(503, { success: false, error: 'Service temporarily unavailable, try again later' });
+    if (fault && fault.status === 429) return finish(429, { success: false, error: 'Too many requests, slow down' }, { 'retry-after': String(fault.retryAfter) });
+    if (!match) return finish(404, { success: false, error: `Cannot ${req.method} ${url.pathname}` });
+    if (!match.route.public) {
+      const auth = this.auth.check(req.headers);
+      if (!auth.ok) return finish(401, { success: false, error: auth.error });
+    }
+    const ctx = { match, query, headers: req.headers, json: parsed.parsed, invalidJson: parsed.invalidJson };
+    let result;
+    try {
+      result = this.rest.handle(ctx);
+    } catch (e) {
+      this.log(`internal error: ${e.stack}`);
+      result = { status: 500, body: { success: false, error: 'Internal error' } };
+    }
+    finish(result.status || 200, result.body, {}, result.text);
+  }
+
+  onDataFrames(n) {
+    this.counters.dataFrames += n;
+    const at = this.unreachableAt;
+    if (at && at.frames !== undefined && this.counters.dataFrames >= at.frames) setImmediate(() => this.fireUnreachable());
+  }
+
+  // Arms the `unreachable` knob relative to the current counters.
+  armUnreachable() {
+    clearTimeout(this.unreachableTimer);
+    this.unreachableAt = null;
+    const u = this.scenario.get('unreachable');
+    if (!u) return;
+    this.unreachableAt = { forSeconds: u.forSeconds };
+    if (u.afterRequests !== undefined) this.unreachableAt.requests = this.counters.requests + u.afterRequests;
+    else if (u.afterFrames !== undefined) this.unreachableAt.frames = this.counters.dataFrames + u.afterFrames;
+    else this.unreachableTimer = setTimeout(() => this.fireUnreachable(), (u.afterSeconds || 0) * 1000);
+  }
+
+  fireUnreachable() {
+    const at = this.unreachableAt;
+    if (!at) return;
+    this.unreachableAt = null;
+    this.goUnreachable(at.forSeconds);
+  }
+
+  // Refuses every connection (the port is closed) for `seconds`, then listens again.
+  goUnreachable(seconds) {
+    if (this.down || this.stopped) return;
+    this.down = true;
+    this.log(`unreachable for ${seconds}s`);
+    this.server.close();
+    for (const s of this.tcp) s.destroy();
+    this.downTimer = setTimeout(() => {
+      if (this.stopped) return;
+      this.server.listen(this.port, '127.0.0.1', () => {
+        this.down = false;
+        this.log('reachable again');
+      });
+    }, seconds * 1000);
+  }
+
+  updateScenario(patch) {
+    const applied = this.scenario.update(patch);
+    if ('unreachable' in applied) this.armUnreachable();
+  }
+
+  stats() {
+    return {
+      tcpConnections: this.counters.tcpConnections,
+      requests: this.counters.requests,
+      wsConnections: this.sockets.opened,
+      socketsOpen: this.sockets.conns.size,
+      dataFrames: this.counters.dataFrames,
+      unreachable: this.down,
+      jobs: [...this.jobs.jobs.values()].map((j) => ({
+        id: j.id,
+        category: j.category,
+        state: !j.done ? 'running' : j.finishedSuccessful ? 'succeeded' : 'failed',
+        frames: j.frames.length,
+        lines: j.lines.length,
+      })),
+    };
+  }
+
+  stop() {
+    if (this.stopped) return Promise.resolve();
+    this.stopped = true;
+    clearTimeout(this.downTimer);
+    clearTimeout(this.unreachableTimer);
+    this.jobs.stop();
+    this.sockets.close();
+    for (const s of this.tcp) s.destroy();
+    this.recorder.close();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+module.exports = { Simulator, DEFAULT_SPEED };

@@ -1,0 +1,126 @@
+'use strict';
+// The job logs of one socket connection: which jobs it follows, how far it got in
+// each (a cursor into the job's frames), and the pump that writes what is due, in
+// order, in batches, with backpressure. Replay and live delivery are the same thing:
+// moving a cursor forward.
+
+const BATCH = 2048;
+
+const JUNK = [
+  () => '42[broken',
+  () => '42',
+  (job) => `42["job-data-${job.id}",{"data":"trunc`,
+  () => Buffer.from([0x04, 0xde, 0xad, 0xbe, 0xef, 0x00, 0xff, 0x7b]),
+];
+
+const UNKNOWN = [
+  () => '42["device-connected",{"deviceId":"5c:cf:7f:00:00:01","name":"Simulated board","sensors":["Accelerometer"]}]',
+  () => '42["device-disconnected",{"deviceId":"5c:cf:7f:00:00:01"}]',
+  () => '42["studio-announcement",{"message":"Scheduled maintenance window on Sunday"}]',
+  (job) => `42["job-progress",{"jobId":${job.id},"progress":0.5}]`,
+];
+
+function firstAfter(frames, ts) {
+  let lo = 0;
+  let hi = frames.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (frames[mid].ts <= ts) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+class Stream {
+  constructor({ wire, scenario, rng, onData }) {
+    this.wire = wire;
+    this.scenario = scenario;
+    this.rng = rng;
+    this.onData = onData || (() => {});
+    this.subs = new Map(); // job id -> {job, cursor}
+    this.dataSent = 0;
+    this.waiting = false;
+  }
+
+  // start-log-stream: replay from after `ts` (or from the start), then live.
+  subscribe(job, ts) {
+    const fromStart = !(ts > 0) || this.scenario.get('replayFromStart') || this.scenario.get('omitTimestamps');
+    this.subs.set(job.id, { job, cursor: fromStart ? 0 : firstAfter(job.frames, ts) });
+    this.pump();
+  }
+
+  // Broadcast mode: live frames of a job from now on.
+  follow(job, fromStart) {
+    if (!this.subs.has(job.id)) this.subs.set(job.id, { job, cursor: fromStart ? 0 : job.frames.length });
+  }
+
+  follows(job) {
+    return this.subs.has(job.id);
+  }
+
+  backlog(job) {
+    const sub = this.subs.get(job.id);
+    return sub ? job.frames.length - sub.cursor : 0;
+  }
+
+  encode(job, frame) {
+    if (this.scenario.get('omitTimestamps')) return `42["job-data-${job.id}",{"data":${JSON.stringify(frame.data)}}]`;
+    if (!frame.enc) frame.enc = `42["job-data-${job.id}",{"data":${JSON.stringify(frame.data)},"timestamp":${frame.ts}}]`;
+    return frame.enc;
+  }
+
+  // Junk or unrelated frames due after a job-data frame, per the scenario.
+  extras(job) {
+    const out = [];
+    const junk = this.scenario.get('junkFrames');
+    const unknown = this.scenario.get('unknownEvents');
+    if (junk && this.dataSent % junk.every === 0) out.push(JUNK[this.rng.int(0, JUNK.length - 1)](job));
+    if (unknown && this.dataSent % unknown.every === 0) out.push(UNKNOWN[this.rng.int(0, UNKNOWN.length - 1)](job));
+    return out;
+  }
+
+  finishedEvents(job) {
+    if (this.scenario.get('noJobFinished')) return [];
+    const ok = job.finishedSuccessful === true;
+    return [`42["job-finished-${job.id}",{"success":${ok}}]`, `42["job-finished",{"jobId":${job.id},"success":${ok}}]`];
+  }
+
+  collect() {
+    const items = [];
+    const limit = Math.min(BATCH, this.wire.room());
+    let data = 0;
+    for (const sub of this.subs.values()) {
+      const frames = sub.job.frames;
+      while (sub.cursor < frames.length && items.length < limit) {
+        items.push(this.encode(sub.job, frames[sub.cursor++]));
+        this.dataSent++;
+        data++;
+        for (const extra of this.extras(sub.job)) if (items.length < limit) items.push(extra);
+      }
+      if (items.length >= limit) break;
+      if (sub.job.done && sub.cursor >= frames.length) {
+        this.subs.delete(sub.job.id);
+        items.push(...this.finishedEvents(sub.job).slice(0, limit - items.length));
+      }
+    }
+    if (data) this.onData(data);
+    return items;
+  }
+
+  pump() {
+    if (this.waiting) return;
+    while (!this.wire.closed && this.wire.writable()) {
+      const items = this.collect();
+      if (!items.length) return;
+      this.wire.send(items);
+    }
+    if (this.wire.closed) return;
+    this.waiting = true;
+    this.wire.onDrain(() => {
+      this.waiting = false;
+      this.pump();
+    });
+  }
+}
+
+module.exports = { Stream, firstAfter };
