@@ -1,0 +1,184 @@
+'use strict';
+// Test helpers: start the launcher, call REST, and a minimal Engine.IO v3 client on
+// `ws` that keeps every frame it received. Every wait is bounded.
+
+const { spawn } = require('child_process');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const WebSocket = require('ws');
+
+const LAUNCHER = path.join(__dirname, '..', 'studio-sim');
+
+function tmpFile(name) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'studio-sim-'));
+  return path.join(dir, name);
+}
+
+// Starts the simulator; resolves to the ready line plus helpers.
+async function startSim({ speed = 1000, scenario, record, args = [] } = {}) {
+  const argv = [LAUNCHER, '--speed', String(speed), ...args];
+  if (scenario) {
+    const file = tmpFile('scenario.json');
+    fs.writeFileSync(file, JSON.stringify(scenario));
+    argv.push('--scenario', file);
+  }
+  if (record) argv.push('--record', record);
+  const child = spawn(process.execPath, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => { stderr += d; });
+  const line = await new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`simulator not ready in 10 s: ${stderr}`)), 10000);
+    child.stdout.on('data', (d) => {
+      out += d;
+      const nl = out.indexOf('\n');
+      if (nl !== -1) {
+        clearTimeout(timer);
+        resolve(out.slice(0, nl));
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`simulator exited (${code}): ${stderr}`)));
+  });
+  const info = JSON.parse(line);
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  return {
+    ...info,
+    child,
+    exited,
+    stderr: () => stderr,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      return withTimeout(exited, 5000, 'simulator did not exit');
+    },
+    api: (method, p, body, headers) => api(info, method, p, body, headers),
+    control: (p, body) => request(info.url, body === undefined ? 'GET' : 'POST', `/__sim/${p}`, body),
+    socketToken: async () => (await api(info, 'GET', `/v1/api/${info.project_id}/socket-token`)).body.token.socketToken,
+  };
+}
+
+async function request(base, method, p, body, headers = {}) {
+  const opts = { method, headers: { ...headers } };
+  if (body !== undefined) {
+    opts.body = typeof body === 'string' ? body : JSON.stringify(body);
+    if (!opts.headers['content-type']) opts.headers['content-type'] = 'application/json';
+  }
+  const res = await fetch(base + p, { ...opts, signal: AbortSignal.timeout(10000) });
+  const text = await res.text();
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    json = undefined;
+  }
+  return { status: res.status, headers: res.headers, body: json, text };
+}
+
+function api(info, method, p, body, headers = {}) {
+  return request(info.url, method, p, body, { 'x-api-key': info.api_key, ...headers });
+}
+
+function withTimeout(promise, ms, what) {
+  let timer;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise((resolve, reject) => { timer = setTimeout(() => reject(new Error(`timeout: ${what}`)), ms); }),
+  ]);
+}
+
+async function until(pred, ms, what, step = 10) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await pred();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timeout: ${what}`);
+    await new Promise((r) => setTimeout(r, step));
+  }
+}
+
+// Parsed `42[...]` frames: {event, data}; anything else: {raw}.
+function parseFrame(raw) {
+  if (typeof raw !== 'string') return { binary: raw };
+  const m = /^42(\[.*)$/s.exec(raw);
+  if (!m) return { raw };
+  try {
+    const [event, data] = JSON.parse(m[1]);
+    return { event, data, raw };
+  } catch (e) {
+    return { raw, malformed: true };
+  }
+}
+
+class EioClient {
+  constructor(url, { token, onDemand = true } = {}) {
+    const q = `EIO=3&transport=websocket${onDemand ? '&onDemandLogs=true' : ''}&token=${encodeURIComponent(token)}`;
+    this.frames = [];
+    this.closed = false;
+    this.ws = new WebSocket(`${url.replace(/^http/, 'ws')}/socket.io/?${q}`);
+    this.ws.on('message', (data, isBinary) => this.frames.push(parseFrame(isBinary ? data : data.toString())));
+    this.closedP = new Promise((resolve) => this.ws.on('close', (code) => {
+      this.closed = true;
+      resolve(code);
+    }));
+    this.ws.on('error', () => {});
+  }
+
+  events(name) {
+    return this.frames.filter((f) => (name instanceof RegExp ? name.test(f.event || '') : f.event === name));
+  }
+
+  async hello(ms = 5000) {
+    return until(() => this.events('hello')[0] || (this.closed && Promise.reject(new Error('closed before hello'))), ms, 'hello');
+  }
+
+  send(raw) {
+    this.ws.send(raw);
+  }
+
+  follow(jobId, lastReceivedTimestamp = 0) {
+    this.send(`42${JSON.stringify(['start-log-stream', { jobId, lastReceivedTimestamp }])}`);
+  }
+
+  async finished(jobId, ms = 10000) {
+    return until(() => this.events(`job-finished-${jobId}`)[0], ms, `job-finished-${jobId}`);
+  }
+
+  text(jobId) {
+    return this.events(`job-data-${jobId}`).map((f) => f.data.data).join('');
+  }
+
+  close() {
+    this.ws.terminate();
+    return withTimeout(this.closedP, 5000, 'ws close');
+  }
+}
+
+async function train(sim, body, learnId = sim.learn_id) {
+  const res = await sim.api('POST', `/v1/api/${sim.project_id}/jobs/train/keras/${learnId}`, body);
+  if (res.status !== 200 || !res.body.success) throw new Error(`train failed: ${res.status} ${res.text}`);
+  return res.body.id;
+}
+
+async function jobStatus(sim, jobId) {
+  return (await sim.api('GET', `/v1/api/${sim.project_id}/jobs/${jobId}/status`)).body.job;
+}
+
+async function waitJob(sim, jobId, ms = 15000) {
+  return until(async () => {
+    const job = await jobStatus(sim, jobId);
+    return job.finished ? job : null;
+  }, ms, `job ${jobId} to finish`, 25);
+}
+
+async function download(sim, jobId) {
+  return (await sim.api('GET', `/v1/api/${sim.project_id}/jobs/${jobId}/stdout/download`)).text;
+}
+
+function readRecord(file) {
+  if (!fs.existsSync(file)) return [];
+  return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+}
+
+module.exports = {
+  startSim, request, until, withTimeout, EioClient, parseFrame, train, jobStatus, waitJob, download, readRecord, tmpFile,
+};

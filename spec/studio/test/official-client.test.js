@@ -1,0 +1,64 @@
+'use strict';
+// Edge Impulse's own Node client drives a training job on the simulator and follows it
+// to completion over the websocket: the proof that the simulator speaks like Studio.
+
+const test = require('node:test');
+const assert = require('node:assert');
+const { EdgeImpulseApi } = require('edge-impulse-api');
+const { startSim, withTimeout } = require('./helpers');
+
+test('official client: trainKerasJob + runJobUntilCompletion receives every log line', async (t) => {
+  const sim = await startSim({ speed: 100 });
+  t.after(() => sim.stop());
+  const api = new EdgeImpulseApi({ endpoint: sim.url });
+  await api.authenticate({ method: 'apiKey', apiKey: sim.api_key });
+
+  const impulse = await api.impulse.getImpulse(sim.project_id);
+  assert.strictEqual(impulse.impulse.learnBlocks[0].id, sim.learn_id);
+
+  const started = await api.jobs.trainKerasJob(sim.project_id, sim.learn_id, {
+    mode: 'visual', trainingCycles: 10, learningRate: 0.005, batchSize: 32,
+    visualLayers: [{ type: 'dense', neurons: 20 }, { type: 'dropout', dropoutRate: 0.25 }],
+  });
+  assert.ok(started.id >= 12873488112);
+
+  let received = '';
+  await withTimeout(api.runJobUntilCompletion({ type: 'project', projectId: sim.project_id, jobId: started.id }, (d) => {
+    received += d;
+  }), 30000, 'runJobUntilCompletion');
+
+  const log = await api.jobs.downloadJobsLogs(sim.project_id, started.id);
+  assert.ok(log.includes('Epoch 10/10\n'));
+  assert.strictEqual(received, `Connected to job\n${log}`);
+
+  const status = await api.jobs.getJobStatus(sim.project_id, started.id);
+  assert.strictEqual(status.job.finishedSuccessful, true);
+  const meta = await api.learn.getKerasMetadata(sim.project_id, sim.learn_id);
+  assert.strictEqual(meta.hasTrainedModel, true);
+});
+
+test('official client: a failing job makes runJobUntilCompletion throw', async (t) => {
+  const sim = await startSim({ speed: 200 });
+  t.after(() => sim.stop());
+  const api = new EdgeImpulseApi({ endpoint: sim.url });
+  await api.authenticate({ method: 'apiKey', apiKey: sim.api_key });
+  // On failure the client keeps its socket and would reconnect for 60 s: track the
+  // sockets it opens, then close them and park its retry loop.
+  const sockets = [];
+  const open = api.getProjectWebsocket.bind(api);
+  api.getProjectWebsocket = async (pid) => {
+    const ws = await open(pid);
+    sockets.push(ws);
+    return ws;
+  };
+  const started = await api.jobs.trainKerasJob(sim.project_id, sim.learn_id, { trainingCycles: 5, learningRate: 2 });
+  let received = '';
+  await assert.rejects(
+    withTimeout(api.runJobUntilCompletion({ type: 'project', projectId: sim.project_id, jobId: started.id }, (d) => { received += d; }), 30000, 'run'),
+    /Job failed/,
+  );
+  assert.match(received, /loss: nan/);
+  api.getProjectWebsocket = () => Promise.reject(new Error('test over'));
+  api.sleep = () => new Promise(() => {});
+  sockets.forEach((ws) => ws.terminate());
+});
