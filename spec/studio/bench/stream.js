@@ -29,7 +29,7 @@ async function measure(sim, lines) {
   let first = 0;
   const result = new Promise((resolve) => {
     ws.on('message', (d) => {
-      const s = d.toString('latin1', 0, 40);
+      const s = typeof d === 'string' ? d : d.toString('latin1', 0, 40);
       if (s.startsWith(prefix)) {
         if (!events) first = process.hrtime.bigint();
         events++;

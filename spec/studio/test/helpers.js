@@ -115,7 +115,8 @@ class EioClient {
     this.frames = [];
     this.closed = false;
     this.ws = new WebSocket(`${url.replace(/^http/, 'ws')}/socket.io/?${q}`);
-    this.ws.on('message', (data, isBinary) => this.frames.push(parseFrame(isBinary ? data : data.toString())));
+    // ws 7: text frames arrive as strings, binary frames as Buffers
+    this.ws.on('message', (data) => this.frames.push(parseFrame(data)));
     this.closedP = new Promise((resolve) => this.ws.on('close', (code) => {
       this.closed = true;
       resolve(code);
