@@ -173,6 +173,7 @@ function projectInfo(apiKey, studioUrl) {
       labelingMethod: 'single_label', metadata: {}, isEnterpriseProject: false, whitelabelId: null, tier: 'free',
       hasPublicVersion: false, isPublic: false, allowsLivePublicAccess: false, indPauseProcessingSamples: false, publicProjectListed: false,
     },
+    downloads: [],
     developmentKeys: { apiKey },
     impulse: { created: true, configured: true, complete: true },
     devices: [],
