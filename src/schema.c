@@ -526,7 +526,7 @@ static int walk_string(struct walk *w, int idx, int t, const struct ei_schema *s
 		return type_error(w, idx, s);
 	const char *str = lua_tolstring(w->L, idx, &len);
 	size_t bad = ei_utf8_check(str, len);
-	if (bad < len)
+	if (bad < len && (w->out || !(s->flags & EI_S_BINARY)))
 		return fail(w, "invalid UTF-8 at byte %zu", bad + 1);
 	if (s->count) {
 		const ei_str *e = &ei_spec.enums[s->first];

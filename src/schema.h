@@ -21,6 +21,7 @@ enum ei_kind {
 /* ei_schema.flags */
 #define EI_S_NULLABLE 0x01
 #define EI_S_ONEOF 0x02 /* declared oneOf, validated as anyOf (tools/gen-spec.lua) */
+#define EI_S_BINARY 0x04 /* string of format binary: any bytes, unless written as JSON */
 
 /* ei_prop.flags and ei_param.flags */
 #define EI_P_REQUIRED 0x01

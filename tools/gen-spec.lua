@@ -11,7 +11,7 @@
 -- With --check nothing is written: the exit status is 1 when the committed file
 -- differs from what would be generated.
 --
--- Rules (see tools/README.md): nullable, allOf merged into one object, oneOf and
+-- Rules (see tools/README.md): nullable, format: binary (raw bytes, not UTF-8), allOf merged into one object, oneOf and
 -- anyOf both validated as anyOf, discriminators used to pick a branch, enum,
 -- required, items, additionalProperties (a schema or `true` makes an explicit map;
 -- absent on an object with properties makes it closed; absent on an object without
@@ -54,7 +54,7 @@ local SCHEMA_KEYWORDS = {
 }
 
 local KIND = { any = 0, boolean = 1, integer = 2, number = 3, string = 4, array = 5, object = 6, union = 7 }
-local S_NULLABLE, S_ONEOF = 1, 2
+local S_NULLABLE, S_ONEOF, S_BINARY = 1, 2, 4
 local P_REQUIRED, P_DEPRECATED, P_PATH = 1, 2, 4
 local OP_BODY_REQUIRED, OP_BODY_JSON, OP_DEPRECATED = 1, 2, 4
 local METHODS = { get = 0, post = 1, put = 2, delete = 3, patch = 4, head = 5, options = 6 }
@@ -324,6 +324,7 @@ function Compiler:build(node, where)
 		return self:build_union(node, where, e)
 	end
 	e.kind = kind_of(node)
+	if e.kind == KIND.string and node.format == "binary" then e.flags = e.flags | S_BINARY end
 	if node.enum then
 		if e.kind ~= KIND.string then fail("%s: enum on a %s", where, tostring(node.type)) end
 		e.enum = {}
