@@ -190,13 +190,22 @@ class Simulator {
     this.log(`unreachable for ${seconds}s`);
     this.server.close();
     for (const s of this.tcp) s.destroy();
-    this.downTimer = setTimeout(() => {
-      if (this.stopped) return;
-      this.server.listen(this.port, '127.0.0.1', () => {
-        this.down = false;
-        this.log('reachable again');
-      });
-    }, seconds * 1000);
+    this.downTimer = setTimeout(() => this.relisten(), seconds * 1000);
+  }
+
+  // Listens on the same port again; retries while something else holds it.
+  relisten() {
+    if (this.stopped) return;
+    const onError = (e) => {
+      this.log(`listen again failed (${e.code}), retrying`);
+      this.downTimer = setTimeout(() => this.relisten(), 100);
+    };
+    this.server.once('error', onError);
+    this.server.listen(this.port, '127.0.0.1', () => {
+      this.server.removeListener('error', onError);
+      this.down = false;
+      this.log('reachable again');
+    });
   }
 
   updateScenario(patch) {

@@ -30,7 +30,7 @@ test('--record: one redacted JSON line per request and socket event, readable li
   const lines = await until(() => {
     const l = readRecord(file);
     return l.some((e) => e.kind === 'ws-close') && l;
-  }, 3000, 'ws-close recorded');
+  }, 10000, 'ws-close recorded');
   const text = fs.readFileSync(file, 'utf8');
   for (const secret of [sim.api_key, sim.jwt, sim.oauth_client_secret, token, 'some-token']) {
     assert.ok(!text.includes(secret), 'secret leaked into the record');

@@ -122,7 +122,7 @@ test('rest', async (t) => {
     const id = await train(sim, { trainingCycles: 30 });
     const res = await sim.api('POST', `${P}/jobs/${id}/cancel`);
     assert.deepStrictEqual(res.body, { success: true });
-    const job = await waitJob(sim, id, 5000);
+    const job = await waitJob(sim, id, 15000);
     assert.strictEqual(job.finishedSuccessful, false);
     assert.match(await download(sim, id), /Job was cancelled by user\n$/);
     const forced = await train(sim, { trainingCycles: 30 });
@@ -154,6 +154,6 @@ test('rest', async (t) => {
     const { body } = await sim.control('stats');
     assert.ok(body.requests > 10);
     assert.ok(body.jobs.length >= 3);
-    await until(async () => (await sim.control('stats')).body.jobs.every((j) => j.state !== 'running'), 5000, 'jobs done');
+    await until(async () => (await sim.control('stats')).body.jobs.every((j) => j.state !== 'running'), 10000, 'jobs done');
   });
 });

@@ -15,7 +15,7 @@ test('socket', async (t) => {
     assert.strictEqual(c.frames[1].raw, '40');
     assert.strictEqual(c.frames[2].raw, '42["hello",{"hello":{"version":1},"devices":[]}]');
     c.send('2');
-    await until(() => c.frames.some((f) => f.raw === '3'), 2000, 'pong');
+    await until(() => c.frames.some((f) => f.raw === '3'), 10000, 'pong');
     await c.close();
   });
 
@@ -23,7 +23,7 @@ test('socket', async (t) => {
     const c = new EioClient(sim.url, { token: 'not-a-token' });
     const hello = await c.hello();
     assert.deepStrictEqual(hello.data, { hello: { err: 'Invalid token' } });
-    await until(() => c.closed, 3000, 'close');
+    await until(() => c.closed, 10000, 'close');
   });
 
   await t.test('start-log-stream replays from the start, then live, then job-finished', async () => {
@@ -81,7 +81,7 @@ test('socket', async (t) => {
     await new Promise((r) => setTimeout(r, 300));
     const c = new EioClient(sim.url, { token: res.body.token.socketToken });
     assert.deepStrictEqual((await c.hello()).data, { hello: { err: 'Token expired' } });
-    await until(() => c.closed, 3000, 'close');
+    await until(() => c.closed, 10000, 'close');
     await sim.control('scenario', { socketTokenTtl: 3600 });
   });
 
