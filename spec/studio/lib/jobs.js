@@ -181,12 +181,14 @@ class JobRegistry extends EventEmitter {
     const head = ['Scheduling job in cluster...\n', 'Job started\n'];
     let i = 0;
     let waitedSince = 0;
+    let stalled = false; // a subscriber stopped reading: stop waiting for it
     const width = String(lines).length;
     const turn = () => {
       job.timer = null;
       if (job.done) return;
-      if (this.pressure(job) > FAST_BACKLOG && (!waitedSince || Date.now() - waitedSince < FAST_STALL_MS)) {
+      if (!stalled && this.pressure(job) > FAST_BACKLOG) {
         waitedSince = waitedSince || Date.now();
+        stalled = Date.now() - waitedSince > FAST_STALL_MS;
         job.timer = setTimeout(turn, 1);
         return;
       }

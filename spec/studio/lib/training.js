@@ -119,9 +119,20 @@ function hugeText(bytes) {
   return (head + body + ']').slice(0, bytes);
 }
 
+// Settings the training script cannot run with (the schema allows them).
+function configError(cfg) {
+  if (!(cfg.trainingCycles >= 1)) return `trainingCycles must be at least 1 (got ${cfg.trainingCycles})`;
+  if (!(cfg.learningRate > 0)) return `learningRate must be greater than 0 (got ${cfg.learningRate})`;
+  if (cfg.batchSize !== undefined && !(cfg.batchSize >= 1)) return `batchSize must be at least 1 (got ${cfg.batchSize})`;
+  if (cfg.trainTestSplit !== undefined && !(cfg.trainTestSplit > 0 && cfg.trainTestSplit < 1)) return `trainTestSplit must be between 0 and 1 (got ${cfg.trainTestSplit})`;
+  return null;
+}
+
 // The timed log of a training job: {lines: [{at, text, mark?}], success, result}.
 // `at` is in simulated seconds from the job's creation; every text ends with "\n".
 function planTraining(cfg, { seed, failJob, hugeLine }) {
+  const invalid = configError(cfg);
+  if (invalid) return invalidPlan(invalid);
   const rng = createRng(hash32(`${seed}|${canonical(cfg)}`));
   const epochs = cfg.trainingCycles;
   const valCount = Math.round(SAMPLE_COUNT * (cfg.trainTestSplit || 0.2));
@@ -180,6 +191,12 @@ function planTraining(cfg, { seed, failJob, hugeLine }) {
   say('Job completed (success)', 0.2);
   const last = hist[hist.length - 1];
   return { lines, success: true, result: { history: hist, final: last, rng } };
+}
+
+function invalidPlan(message) {
+  const texts = ['Scheduling job in cluster...', 'Job started', `ERROR: ${message}`, 'Application exited with code 1', '', 'Job failed (see above)'];
+  const lines = texts.map((t, i) => ({ at: i * 0.5, text: `${t}\n`, mark: i === 1 ? 'started' : undefined }));
+  return { lines, success: false, result: null };
 }
 
 // The timed log of a generate-features job.

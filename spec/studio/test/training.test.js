@@ -71,3 +71,11 @@ test('two learn blocks train in parallel', async (t) => {
   const [ja, jb] = await Promise.all([waitJob(sim, a), waitJob(sim, b)]);
   assert.ok(ja.finishedSuccessful && jb.finishedSuccessful);
 });
+
+test('training model: settings the script cannot use fail the job with a message', () => {
+  for (const cfg of [{ trainingCycles: 0 }, { learningRate: -1 }, { batchSize: 0 }]) {
+    const plan = planTraining({ ...DEFAULT_KERAS, ...cfg }, { seed: 1 });
+    assert.strictEqual(plan.success, false);
+    assert.match(plan.lines.map((l) => l.text).join(''), /ERROR: \w+ must be[\s\S]*Job failed \(see above\)\n$/);
+  }
+});
