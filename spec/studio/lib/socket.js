@@ -33,6 +33,7 @@ class Sockets {
     Object.assign(this, { auth, jobs, scenario, recorder, log });
     this.onDataFrames = onDataFrames || (() => {});
     this.conns = new Set();
+    this.byEngine = new WeakMap(); // engine.io socket -> conn
     this.opened = 0;
     this.io = createIo(httpServer, {
       path: '/socket.io',
@@ -48,6 +49,8 @@ class Sockets {
   }
 
   onConnection(socket) {
+    const known = this.byEngine.get(socket.conn);
+    if (known) return this.onReconnectNamespace(known, socket);
     const id = ++this.opened;
     const query = socket.handshake.query || {};
     this.recorder.write({ kind: 'ws-open', conn: id, query: { ...redactKeys(query), ...(query.token !== undefined ? { token: REDACTED } : {}) } });
@@ -56,6 +59,7 @@ class Sockets {
     socket.conn.on('packet', (p) => this.onPacket(conn, p));
     socket.on('disconnect', (reason) => this.onClose(conn, reason));
     this.conns.add(conn);
+    this.byEngine.set(socket.conn, conn);
 
     const check = this.auth.checkSocketToken(query.token);
     if (check.error) {
@@ -78,6 +82,14 @@ class Sockets {
       for (const job of this.jobs.all(conn.projectId)) if (!job.done) conn.stream.follow(job, false);
     }
     socket.on('start-log-stream', (msg) => this.onStartLogStream(conn, msg));
+  }
+
+  // A client that sends `40` again gets the default namespace again (socket.io 2
+  // makes a new socket object and runs the handler again): same connection, new hello.
+  onReconnectNamespace(conn, socket) {
+    if (!conn.stream) return;
+    socket.on('start-log-stream', (msg) => this.onStartLogStream(conn, msg));
+    conn.wire.send(['42["hello",{"hello":{"version":1},"devices":[]}]']);
   }
 
   armDrop(conn) {
@@ -126,6 +138,7 @@ class Sockets {
   }
 
   onClose(conn, reason) {
+    if (!this.conns.has(conn)) return;
     clearInterval(conn.pingTimer);
     conn.wire.closed = true;
     this.conns.delete(conn);
