@@ -22,6 +22,7 @@ const DEFAULTS = {
   fastStream: null, // {lines, nth?}
   unreachable: null, // {forSeconds, afterSeconds | afterRequests | afterFrames}
   serverPingMs: 0,
+  errorsAs200: false, // REST errors (4xx) answer HTTP 200 {"success":false,...}
 };
 
 function fail(msg) {
@@ -76,6 +77,7 @@ const NORMALIZE = {
   fastStream: (v) => optional(v, { lines: 100000 }),
   unreachable: (v) => optional(v, { forSeconds: 2 }),
   serverPingMs: (v) => (v >= 0 ? Number(v) : fail('serverPingMs must be >= 0')),
+  errorsAs200: Boolean,
 };
 
 function normalize(patch) {

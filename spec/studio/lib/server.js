@@ -118,7 +118,9 @@ class Simulator {
     const match = this.rest.match(req.method, url.pathname);
     const operationId = match ? match.route.operationId : undefined;
     const entry = { method: req.method, path: url.pathname, query, headers: req.headers, body: parsed.body, raw: parsed.raw, operationId };
-    const finish = (status, body, headers, text) => {
+    const finish = (code, body, headers, text) => {
+      // Studio also reports some errors as HTTP 200 with success:false
+      const status = code >= 400 && code < 429 && this.scenario.get('errorsAs200') ? 200 : code;
       this.recorder.http({ ...entry, status });
       if (text !== undefined) {
         res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...headers });

@@ -277,3 +277,15 @@ test('unreachable afterFrames / afterSeconds: triggered by the stream or by time
     }
   }, 10000, 'down after 0.2 s', 20);
 });
+
+test('errorsAs200: REST errors come as HTTP 200 with success:false', async (t) => {
+  const sim = await startSim({ scenario: { errorsAs200: true, http503: 1 } });
+  t.after(() => sim.stop());
+  assert.strictEqual((await sim.api('GET', `/v1/api/${sim.project_id}`)).status, 503, 'transient errors keep their status');
+  const bad = await sim.api('POST', `/v1/api/${sim.project_id}/jobs/train/keras/${sim.learn_id}`, { trainingCycles: 'x' });
+  assert.strictEqual(bad.status, 200);
+  assert.strictEqual(bad.body.success, false);
+  assert.match(bad.body.error, /trainingCycles/);
+  const unauth = await request(sim.url, 'GET', `/v1/api/${sim.project_id}`);
+  assert.deepStrictEqual([unauth.status, unauth.body.success], [200, false]);
+});
