@@ -5,7 +5,7 @@ const assert = require('node:assert');
 const { startSim, request, train, waitJob, download, until, jobStatus } = require('./helpers');
 
 test('rest', async (t) => {
-  const sim = await startSim({ speed: 1000, scenario: { oauthTokenTtl: 1 } });
+  const sim = await startSim({ speed: 1000, scenario: { oauthTokenTtl: 2 } });
   t.after(() => sim.stop());
   const P = `/v1/api/${sim.project_id}`;
   const get = (path, headers) => request(sim.url, 'GET', path, undefined, headers);
@@ -31,7 +31,7 @@ test('rest', async (t) => {
     const a = await request(sim.url, 'POST', '/v1/oauth/token', form, { 'content-type': 'application/x-www-form-urlencoded' });
     assert.strictEqual(a.status, 200);
     assert.strictEqual(a.body.token_type, 'Bearer');
-    assert.strictEqual(a.body.expires_in, 1);
+    assert.strictEqual(a.body.expires_in, 2);
     const b = await request(sim.url, 'POST', '/v1/oauth/token', { grant_type: 'client_credentials', client_id: sim.oauth_client_id, client_secret: sim.oauth_client_secret });
     assert.strictEqual(b.status, 200);
     const basic = Buffer.from(`${sim.oauth_client_id}:${sim.oauth_client_secret}`).toString('base64');
@@ -42,7 +42,7 @@ test('rest', async (t) => {
     assert.ok(!bad.text.includes('wrong-secret'));
     const ok = await get(`${P}/impulse`, { authorization: `Bearer ${a.body.access_token}` });
     assert.strictEqual(ok.status, 200);
-    await new Promise((r) => setTimeout(r, 1100));
+    await new Promise((r) => setTimeout(r, 2100));
     assert.strictEqual((await get(`${P}/impulse`, { authorization: `Bearer ${a.body.access_token}` })).status, 401);
   });
 
@@ -99,7 +99,9 @@ test('rest', async (t) => {
   });
 
   await t.test('job status, logs newest first with limit, download, list active', async () => {
+    await sim.control('scenario', { speed: 50 }); // long enough to be seen running
     const id = await train(sim, { trainingCycles: 20 });
+    await sim.control('scenario', { speed: null });
     const running = await sim.api('GET', `${P}/jobs`);
     assert.ok(running.body.jobs.some((j) => j.id === id));
     assert.strictEqual(running.body.totalJobCount, running.body.jobs.length);
