@@ -1,6 +1,7 @@
 'use strict';
 // The simulator: one HTTP server on 127.0.0.1 carrying REST (/v1), the websocket
-// (/socket.io/) and the control endpoints (/__sim/), plus the HTTP-level faults.
+// (/socket.io/) and the control endpoints (/__sim/), plus the HTTP-level faults
+// (503/429, slow, stall).
 
 const http = require('http');
 const { Scenario } = require('./scenario');
@@ -11,6 +12,7 @@ const { Rest } = require('./rest');
 const { Sockets } = require('./socket');
 const { Recorder, parseBody } = require('./record');
 const { handleControl } = require('./control');
+const { Outage } = require('./outage');
 const fixtures = require('./fixtures');
 
 const DEFAULT_SPEED = 10;
@@ -34,9 +36,9 @@ class Simulator {
     this.rest = new Rest({ project: this.project, jobs: this.jobs, auth: this.auth, baseUrl: () => this.url });
     this.tcp = new Set();
     this.counters = { tcpConnections: 0, requests: 0, dataFrames: 0 };
-    this.down = false;
     this.server = http.createServer((req, res) => this.onRequest(req, res));
     this.server.on('connection', (s) => this.onTcp(s));
+    this.outage = new Outage({ server: this.server, tcp: this.tcp, port: () => this.port, log: (m) => this.log(m) });
     this.sockets = new Sockets({
       httpServer: this.server,
       auth: this.auth,
@@ -66,7 +68,7 @@ class Simulator {
       this.server.listen(this.port, '127.0.0.1', () => {
         this.server.removeListener('error', reject);
         this.port = this.server.address().port;
-        this.armUnreachable();
+        this.outage.arm(this.scenario.get('unreachable'), this.counters);
         resolve(this.readyInfo());
       });
     });
@@ -126,7 +128,7 @@ class Simulator {
         res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...headers });
         res.end(text);
       } else sendJson(res, status, body, headers);
-      if (this.unreachableAt && n === this.unreachableAt.requests) res.on('finish', () => this.fireUnreachable());
+      if (this.outage.isTriggerRequest(n)) res.on('finish', () => this.outage.fire());
     };
 
     if (this.scenario.takeRule('stall', operationId, url.pathname)) {
@@ -162,57 +164,16 @@ class Simulator {
 
   onDataFrames(n) {
     this.counters.dataFrames += n;
-    const at = this.unreachableAt;
-    if (at && at.frames !== undefined && this.counters.dataFrames >= at.frames) setImmediate(() => this.fireUnreachable());
+    this.outage.onFrames(this.counters.dataFrames);
   }
 
-  // Arms the `unreachable` knob relative to the current counters.
-  armUnreachable() {
-    clearTimeout(this.unreachableTimer);
-    this.unreachableAt = null;
-    const u = this.scenario.get('unreachable');
-    if (!u) return;
-    this.unreachableAt = { forSeconds: u.forSeconds };
-    if (u.afterRequests !== undefined) this.unreachableAt.requests = this.counters.requests + u.afterRequests;
-    else if (u.afterFrames !== undefined) this.unreachableAt.frames = this.counters.dataFrames + u.afterFrames;
-    else this.unreachableTimer = setTimeout(() => this.fireUnreachable(), (u.afterSeconds || 0) * 1000);
-  }
-
-  fireUnreachable() {
-    const at = this.unreachableAt;
-    if (!at) return;
-    this.unreachableAt = null;
-    this.goUnreachable(at.forSeconds);
-  }
-
-  // Refuses every connection (the port is closed) for `seconds`, then listens again.
   goUnreachable(seconds) {
-    if (this.down || this.stopped) return;
-    this.down = true;
-    this.log(`unreachable for ${seconds}s`);
-    this.server.close();
-    for (const s of this.tcp) s.destroy();
-    this.downTimer = setTimeout(() => this.relisten(), seconds * 1000);
-  }
-
-  // Listens on the same port again; retries while something else holds it.
-  relisten() {
-    if (this.stopped) return;
-    const onError = (e) => {
-      this.log(`listen again failed (${e.code}), retrying`);
-      this.downTimer = setTimeout(() => this.relisten(), 100);
-    };
-    this.server.once('error', onError);
-    this.server.listen(this.port, '127.0.0.1', () => {
-      this.server.removeListener('error', onError);
-      this.down = false;
-      this.log('reachable again');
-    });
+    this.outage.start(seconds);
   }
 
   updateScenario(patch) {
     const applied = this.scenario.update(patch);
-    if ('unreachable' in applied) this.armUnreachable();
+    if ('unreachable' in applied) this.outage.arm(this.scenario.get('unreachable'), this.counters);
   }
 
   stats() {
@@ -222,7 +183,7 @@ class Simulator {
       wsConnections: this.sockets.opened,
       socketsOpen: this.sockets.conns.size,
       dataFrames: this.counters.dataFrames,
-      unreachable: this.down,
+      unreachable: this.outage.down,
       jobs: [...this.jobs.jobs.values()].map((j) => ({
         id: j.id,
         category: j.category,
@@ -236,8 +197,7 @@ class Simulator {
   stop() {
     if (this.stopped) return Promise.resolve();
     this.stopped = true;
-    clearTimeout(this.downTimer);
-    clearTimeout(this.unreachableTimer);
+    this.outage.stop();
     this.jobs.stop();
     this.sockets.close();
     for (const s of this.tcp) s.destroy();
