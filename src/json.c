@@ -184,11 +184,18 @@ int ei_json_format_number(double d, char out[32])
 	int n = format_short(d, out);
 	if (n)
 		return n;
-	for (int prec = 15; prec <= 17; prec++) {
-		n = snprintf(out, 32, "%.*g", prec, d);
-		if (prec == 17 || strtod(out, NULL) == d)
-			break;
+	/* The fewest significant digits that read back as d: 17 always do, and a
+	 * precision that works keeps working with more digits, so bisect. */
+	int lo = 1, hi = 17;
+	while (lo < hi) {
+		int mid = (lo + hi) / 2;
+		snprintf(out, 32, "%.*g", mid, d);
+		if (strtod(out, NULL) == d)
+			hi = mid;
+		else
+			lo = mid + 1;
 	}
+	n = snprintf(out, 32, "%.*g", lo, d);
 	/* %g writes the locale's decimal separator; JSON wants '.' */
 	for (int i = 0; i < n; i++)
 		if (out[i] != '-' && out[i] != '+' && out[i] != 'e' && (out[i] < '0' || out[i] > '9'))
@@ -247,11 +254,14 @@ struct dec {
 	const char *raw, *end;
 };
 
+/* Below 2^53 every integer is a double, so an integral double is the number written.
+ * From 2^53 on, cJSON may already have rounded the text (2^53 + 1 reads as 2^53), so
+ * such numbers stay floats rather than posing as exact integers. */
 #define MAX_EXACT 9007199254740992.0 /* 2^53 */
 
 static void push_number(lua_State *L, double d)
 {
-	if (d == floor(d) && fabs(d) <= MAX_EXACT)
+	if (d == floor(d) && fabs(d) < MAX_EXACT)
 		lua_pushinteger(L, (lua_Integer)d);
 	else
 		lua_pushnumber(L, d);

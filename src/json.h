@@ -18,8 +18,8 @@ int ei_json_isnull(lua_State *L, int idx);
 /* ---- decoding ---- */
 
 /* Decode JSON text and push the Lua value: objects -> tables, arrays -> tables with the
- * shared array metatable, integral numbers within +-2^53 -> integers, other numbers ->
- * floats, null -> the sentinel. Returns 1; on malformed input pushes a message instead
+ * shared array metatable, integral numbers of magnitude below 2^53 -> integers, other
+ * numbers -> floats, null -> the sentinel. Returns 1; on malformed input pushes a message instead
  * and returns 0. Raises only when Lua itself fails (memory). */
 int ei_json_decode(lua_State *L, const char *s, size_t len);
 

@@ -161,6 +161,10 @@ int ei_suggest(const char *key, size_t len, const char *(*candidate)(const void 
 		if (cn == kn && memcmp(c, k, kn) == 0)
 			return (int)i;
 		int d = osa(k, kn, c, cn);
+		/* a cut or extended name ("warn" for "warning") counts as close */
+		size_t shorter = kn < cn ? kn : cn;
+		if (d > limit && shorter >= 3 && memcmp(k, c, shorter) == 0)
+			d = limit;
 		if (d <= limit) {
 			limit = d - 1;
 			best = (int)i;
@@ -295,10 +299,8 @@ static int walk_value(struct walk *w, int idx, unsigned schema);
 
 static void format_path(const struct walk *w, struct sb *b)
 {
-	if (w->depth == 0) {
+	if (w->depth == 0 || !w->path[1].key)
 		sb_str(b, w->o->root);
-		return;
-	}
 	for (int i = 1; i <= w->depth; i++) {
 		const struct seg *g = &w->path[i];
 		if (!g->key) {
@@ -901,12 +903,15 @@ static int walk_union(struct walk *w, int idx, int t, const struct ei_schema *s)
 		w->collect = collect;
 	}
 	if (pick < 0) {
-		int best = -1;
+		/* no branch takes the value: explain with the branch closest to it */
+		int best = 0;
 		for (unsigned i = 0; i < s->count; i++) {
 			int score = branch_score(w->L, idx, &ei_spec.schemas[br[i].schema]);
 			if (score > best)
 				best = score, pick = (int)i;
 		}
+		if (pick < 0)
+			return type_error(w, idx, s);
 	}
 	return walk_value(w, idx, br[pick].schema);
 }
