@@ -186,16 +186,18 @@ int ei_json_format_number(double d, char out[32])
 		return n;
 	/* The fewest significant digits that read back as d: 17 always do, and a
 	 * precision that works keeps working with more digits, so bisect. */
+	char tmp[320];  /* what %g may write as far as the compiler can tell; 24 at most */
 	int lo = 1, hi = 17;
 	while (lo < hi) {
 		int mid = (lo + hi) / 2;
-		snprintf(out, 32, "%.*g", mid, d);
-		if (strtod(out, NULL) == d)
+		snprintf(tmp, sizeof tmp, "%.*g", mid, d);
+		if (strtod(tmp, NULL) == d)
 			hi = mid;
 		else
 			lo = mid + 1;
 	}
-	n = snprintf(out, 32, "%.*g", lo, d);
+	n = snprintf(tmp, sizeof tmp, "%.*g", lo, d);
+	memcpy(out, tmp, (size_t)n + 1);
 	/* %g writes the locale's decimal separator; JSON wants '.' */
 	for (int i = 0; i < n; i++)
 		if (out[i] != '-' && out[i] != '+' && out[i] != 'e' && (out[i] < '0' || out[i] > '9'))
@@ -497,12 +499,26 @@ static int l_decode(lua_State *L)
 	return ei_fail(L, EI_EPROTO, "%s", lua_tostring(L, -1));
 }
 
+int ei_json_encode(lua_State *L, int idx, unsigned schema, const char *root)
+{
+	struct ei_buf b;
+	struct ei_walk_opts o = { .root = root, .out = &b };
+	idx = lua_absindex(L, idx);
+	ei_buf_init(&b, L);
+	if (ei_schema_walk(L, idx, schema, &o) != 0) {
+		lua_pushstring(L, o.err);
+		lua_replace(L, b.slot);
+		return 0;
+	}
+	ei_buf_result(&b);
+	return 1;
+}
+
 /* core.encode(value [, schema_name]) -> text | nil, message, "EINVAL" */
 static int l_encode(lua_State *L)
 {
-	struct ei_buf b;
-	struct ei_walk_opts o = { .root = "value", .out = &b };
 	unsigned schema = EI_SCHEMA_ANY;
+	const char *root = "value";
 	luaL_checkany(L, 1);
 	if (!lua_isnoneornil(L, 2)) {
 		size_t n;
@@ -511,14 +527,12 @@ static int l_encode(lua_State *L)
 		if (i < 0)
 			return ei_schema_name_error(L, 2, "schema", name, 0);
 		schema = (unsigned)i;
-		o.root = name;
+		root = name;
 	}
 	lua_settop(L, 2);
-	ei_buf_init(&b, L);
-	if (ei_schema_walk(L, 1, schema, &o) != 0)
-		return ei_fail(L, EI_EINVAL, "%s", o.err);
-	ei_buf_result(&b);
-	return 1;
+	if (ei_json_encode(L, 1, schema, root))
+		return 1;
+	return ei_fail(L, EI_EINVAL, "%s", lua_tostring(L, -1));
 }
 
 static int mark(lua_State *L, const void *key)

@@ -70,6 +70,12 @@ static inline void ei_buf_putc(struct ei_buf *b, char c)
 	b->len++;
 }
 
+/* Push the JSON text of the value at idx, checked against schema (EI_SCHEMA_ANY, or
+ * an index from ei_schema_find); root names the value itself in messages. Returns 1,
+ * or 0 with "path: reason" pushed instead. Without a schema: sequences and tables
+ * marked by core.array are arrays, other tables (the empty one too) objects. */
+int ei_json_encode(lua_State *L, int idx, unsigned schema, const char *root);
+
 /* A JSON string literal of s, which must be valid UTF-8 (NULs allowed). */
 void ei_json_write_string(struct ei_buf *b, const char *s, size_t len);
 void ei_json_write_integer(struct ei_buf *b, lua_Integer i);

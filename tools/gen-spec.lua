@@ -22,6 +22,10 @@
 
 local lyaml = require "lyaml"
 
+-- The C side binary-searches in byte order; string comparison here follows the
+-- collation locale, so pin it.
+os.setlocale("C", "collate")
+
 local MAIN = "edge-impulse-studio-openapi.yml"
 local OUTPUT = "src/gen/spec.c"
 
