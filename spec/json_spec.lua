@@ -181,6 +181,7 @@ describe("core.encode without a schema", function()
     fails("EINVAL", "^k: invalid UTF%-8 at byte 1$", core.encode({ k = "\xed\xa0\x80" }))  -- surrogate
     fails("EINVAL", "^k: invalid UTF%-8 at byte 2$", core.encode({ k = "x\xe2\x82" }))     -- cut short
     fails("EINVAL", "^k: invalid UTF%-8 at byte 1$", core.encode({ k = "\xf4\x90\x80\x80" })) -- > U+10FFFF
+    fails("EINVAL", '^%["a\\255"%]: invalid UTF%-8 at byte 2 of the key$', core.encode({ ["a\xff"] = 1 }))
   end)
 
   it("refuses mixed and sparse tables and values JSON cannot hold", function()

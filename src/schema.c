@@ -69,6 +69,7 @@ static void sb_quote(struct sb *b, const char *s, size_t n)
 	size_t cut = n > QUOTE_MAX ? QUOTE_MAX : n;
 	while (cut < n && cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
 		cut--;
+	int raw8 = ei_utf8_check(s, cut) == cut;  /* else bytes >= 0x80 are escaped too */
 	sb_add(b, "\"", 1);
 	for (size_t i = 0; i < cut; i++) {
 		unsigned char c = (unsigned char)s[i];
@@ -81,7 +82,7 @@ static void sb_quote(struct sb *b, const char *s, size_t n)
 			sb_add(b, "\\r", 2);
 		else if (c == '\t')
 			sb_add(b, "\\t", 2);
-		else if (c < 0x20 || c == 0x7F)
+		else if (c < 0x20 || c == 0x7F || (c >= 0x80 && !raw8))
 			sb_printf(b, i + 1 < cut && s[i + 1] >= '0' && s[i + 1] <= '9' ? "\\%03u" : "\\%u", c);
 		else
 			sb_add(b, (const char *)&s[i], 1);
@@ -152,7 +153,8 @@ int ei_suggest(const char *key, size_t len, const char *(*candidate)(const void 
 	size_t kn = normalize(key, len, k);
 	if (kn == (size_t)-1)
 		return -1;
-	int best = -1, limit = kn < 3 ? 1 : kn > 9 ? 3 : (int)kn / 3;
+	int limit = kn < 3 ? 1 : kn > 9 ? 3 : (int)kn / 3;
+	int best = -1, best_d = limit + 1;
 	for (size_t i = 0; i < n; i++) {
 		size_t cl, cn;
 		const char *s = candidate(ud, i, &cl);
@@ -161,12 +163,12 @@ int ei_suggest(const char *key, size_t len, const char *(*candidate)(const void 
 		if (cn == kn && memcmp(c, k, kn) == 0)
 			return (int)i;
 		int d = osa(k, kn, c, cn);
-		/* a cut or extended name ("warn" for "warning") counts as close */
+		/* a cut or extended name ("warn" for "warning") is close, if nothing is closer */
 		size_t shorter = kn < cn ? kn : cn;
 		if (d > limit && shorter >= 3 && memcmp(k, c, shorter) == 0)
 			d = limit;
-		if (d <= limit) {
-			limit = d - 1;
+		if (d < best_d) {
+			best_d = d;
 			best = (int)i;
 		}
 	}
@@ -755,6 +757,11 @@ static int walk_entries(struct walk *w, const struct ei_schema *s, const struct 
 			return -1;
 		if (e->schema == EI_NONE)
 			return unknown_field(w, s, e);
+		if (!(e->flags & KNOWN)) {
+			size_t bad = ei_utf8_check(e->key, e->len);
+			if (bad < e->len)
+				return fail(w, "invalid UTF-8 at byte %zu of the key", bad + 1);
+		}
 		if (e->flags & EI_P_DEPRECATED)
 			note_deprecated(w);
 		if (w->out)
