@@ -273,7 +273,8 @@ int ei_schema_name_error(lua_State *L, int arg, const char *what, const char *na
 	if (i < 0)
 		return luaL_argerror(L, arg, lua_pushfstring(L, "unknown %s \"%s\"", what, name));
 	ei_str s = operations ? ei_spec.ops[i].id : ei_spec.names[i].name;
-	return luaL_argerror(L, arg, lua_pushfstring(L, "unknown %s \"%s\" (did you mean \"%s\"?)", what, name, POOL(s)));
+	return luaL_argerror(L, arg,
+		lua_pushfstring(L, "unknown %s \"%s\" (did you mean \"%s\"?)", what, name, POOL(s)));
 }
 
 /* ---------------------------------------------------------------- the walk */
