@@ -1,0 +1,523 @@
+/* Engine.IO v3 / Socket.IO v2 framing: classify text frames, parse the events
+ * of the websocket API, encode the subscription. Pure functions over bytes. */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cJSON.h>
+
+#include "engineio.h"
+
+/* 2^53: beyond it a JSON number is no longer an exact integer as a double. */
+#define EI_EIO_EXACT 9007199254740992.0
+
+int ei_bytes_reserve(ei_bytes *b, size_t extra)
+{
+	if (b->cap - b->len >= extra)
+		return 0;
+	if (extra > SIZE_MAX / 2 - b->len)
+		return -1;
+	size_t cap = b->cap ? b->cap : 256;
+	while (cap - b->len < extra)
+		cap *= 2;
+	char *p = realloc(b->p, cap);
+	if (!p)
+		return -1;
+	b->p = p;
+	b->cap = cap;
+	return 0;
+}
+
+int ei_bytes_append(ei_bytes *b, const void *p, size_t n)
+{
+	if (ei_bytes_reserve(b, n) < 0)
+		return -1;
+	if (n)
+		memcpy(b->p + b->len, p, n);
+	b->len += n;
+	return 0;
+}
+
+void ei_bytes_free(ei_bytes *b)
+{
+	free(b->p);
+	memset(b, 0, sizeof *b);
+}
+
+/* ---- Frame classification ---------------------------------------------- */
+
+static const ei_eio_kind eio_kinds[7] = {
+	EI_EIO_OPEN, EI_EIO_CLOSE, EI_EIO_PING, EI_EIO_PONG, EI_EIO_MALFORMED /* '4' */, EI_EIO_UPGRADE, EI_EIO_NOOP,
+};
+
+static const ei_eio_kind sio_kinds[7] = {
+	EI_EIO_CONNECT, EI_EIO_DISCONNECT, EI_EIO_EVENT, EI_EIO_ACK, EI_EIO_ERROR, EI_EIO_BINARY, EI_EIO_BINARY,
+};
+
+static int is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* A Socket.IO packet after its type digit: [/nsp,][ack id]body */
+static ei_eio_packet sio_parse(ei_eio_kind kind, const char *p, size_t n)
+{
+	size_t i = 0;
+	if (i < n && p[i] == '/') {
+		const char *comma = memchr(p, ',', n);
+		size_t end = comma ? (size_t)(comma - p) : n;
+		if (end != 1)
+			return (ei_eio_packet){ EI_EIO_OTHER_NSP, p, n };
+		i = comma ? end + 1 : n;
+	}
+	while (i < n && is_digit(p[i]))
+		i++;
+	return (ei_eio_packet){ kind, p + i, n - i };
+}
+
+ei_eio_packet ei_eio_parse(const char *p, size_t n)
+{
+	ei_eio_packet bad = { EI_EIO_MALFORMED, p, n };
+	if (n == 0 || p[0] < '0' || p[0] > '6')
+		return bad;
+	if (p[0] != '4')
+		return (ei_eio_packet){ eio_kinds[p[0] - '0'], p + 1, n - 1 };
+	if (n < 2 || p[1] < '0' || p[1] > '6')
+		return bad;
+	ei_eio_kind kind = sio_kinds[p[1] - '0'];
+	if (kind == EI_EIO_BINARY)
+		return (ei_eio_packet){ kind, p + 2, n - 2 };
+	return sio_parse(kind, p + 2, n - 2);
+}
+
+/* ---- JSON strings ------------------------------------------------------ */
+
+/* Simple escapes: the byte each stands for, 0 for none. */
+static const char simple_escapes[128] = {
+	['"'] = '"', ['\\'] = '\\', ['/'] = '/', ['b'] = '\b', ['f'] = '\f', ['n'] = '\n', ['r'] = '\r', ['t'] = '\t',
+};
+
+static int hex4(const char *p, size_t n, size_t i, unsigned *out)
+{
+	if (n - i < 4)
+		return -1;
+	unsigned v = 0;
+	for (size_t k = i; k < i + 4; k++) {
+		char c = p[k];
+		unsigned d = (c >= '0' && c <= '9')   ? (unsigned)(c - '0')
+			     : (c >= 'a' && c <= 'f') ? (unsigned)(c - 'a' + 10)
+			     : (c >= 'A' && c <= 'F') ? (unsigned)(c - 'A' + 10)
+						      : 16u;
+		if (d > 15)
+			return -1;
+		v = v << 4 | d;
+	}
+	*out = v;
+	return 0;
+}
+
+static size_t utf8_encode(unsigned cp, char *o)
+{
+	if (cp < 0x80) {
+		o[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		o[0] = (char)(0xC0 | cp >> 6);
+		o[1] = (char)(0x80 | (cp & 0x3F));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		o[0] = (char)(0xE0 | cp >> 12);
+		o[1] = (char)(0x80 | (cp >> 6 & 0x3F));
+		o[2] = (char)(0x80 | (cp & 0x3F));
+		return 3;
+	}
+	o[0] = (char)(0xF0 | cp >> 18);
+	o[1] = (char)(0x80 | (cp >> 12 & 0x3F));
+	o[2] = (char)(0x80 | (cp >> 6 & 0x3F));
+	o[3] = (char)(0x80 | (cp & 0x3F));
+	return 4;
+}
+
+/* \uXXXX at p[i] (just after the backslash and 'u'), with its low surrogate
+ * when it is a high one. Returns the index after it, or 0. */
+static size_t unicode_escape(const char *p, size_t n, size_t i, ei_bytes *out)
+{
+	unsigned cp, lo;
+	if (hex4(p, n, i, &cp) < 0)
+		return 0;
+	i += 4;
+	if (cp >= 0xDC00 && cp <= 0xDFFF)
+		return 0;
+	if (cp >= 0xD800 && cp <= 0xDBFF) {
+		if (n - i < 6 || p[i] != '\\' || p[i + 1] != 'u' || hex4(p, n, i + 2, &lo) < 0 || lo < 0xDC00 ||
+		    lo > 0xDFFF)
+			return 0;
+		cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+		i += 6;
+	}
+	char utf8[4];
+	return ei_bytes_append(out, utf8, utf8_encode(cp, utf8)) < 0 ? 0 : i;
+}
+
+size_t ei_eio_json_string(const char *p, size_t n, ei_bytes *out)
+{
+	if (n == 0 || p[0] != '"')
+		return 0;
+	size_t i = 1;
+	for (;;) {
+		size_t run = i;
+		while (i < n && p[i] != '"' && p[i] != '\\')
+			i++;
+		if (i >= n || ei_bytes_append(out, p + run, i - run) < 0)
+			return 0;
+		if (p[i] == '"')
+			return i + 1;
+		if (++i >= n)
+			return 0;
+		unsigned char e = (unsigned char)p[i++];
+		if (e == 'u') {
+			if (!(i = unicode_escape(p, n, i, out)))
+				return 0;
+		} else if (e < 128 && simple_escapes[e]) {
+			if (ei_bytes_append(out, &simple_escapes[e], 1) < 0)
+				return 0;
+		} else {
+			return 0;
+		}
+	}
+}
+
+/* ---- Events ------------------------------------------------------------ */
+
+static const struct {
+	const char *name;
+	size_t len;
+	ei_ev_kind kind;
+	int has_id; /* the name goes on with the job id */
+} event_names[] = {
+	{ "job-data-", 9, EI_EV_JOB_DATA, 1 },
+	{ "job-finished-", 13, EI_EV_JOB_FINISHED, 1 },
+	{ "job-finished", 12, EI_EV_JOB_FINISHED, 0 },
+	{ "hello", 5, EI_EV_HELLO, 0 },
+};
+
+/* A positive decimal integer that fits int64 exactly; -1 otherwise. */
+static int64_t parse_id(const char *p, size_t n)
+{
+	if (n == 0 || n > 18 || (p[0] == '0' && n > 1))
+		return -1;
+	int64_t v = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!is_digit(p[i]))
+			return -1;
+		v = v * 10 + (p[i] - '0');
+	}
+	return v;
+}
+
+static ei_ev_kind classify_name(const char *name, size_t len, ei_eio_event *ev)
+{
+	for (size_t i = 0; i < sizeof event_names / sizeof *event_names; i++) {
+		size_t nl = event_names[i].len;
+		if (len < nl || memcmp(name, event_names[i].name, nl) != 0)
+			continue;
+		if (!event_names[i].has_id) {
+			if (len == nl)
+				return ev->kind = event_names[i].kind;
+			continue;
+		}
+		int64_t id = parse_id(name + nl, len - nl);
+		if (id < 0)
+			continue;
+		ev->job = id;
+		ev->has_job = 1;
+		return ev->kind = event_names[i].kind;
+	}
+	return ev->kind = EI_EV_OTHER;
+}
+
+static size_t skip_ws(const char *p, size_t n, size_t i)
+{
+	while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
+		i++;
+	return i;
+}
+
+/* The fast path gives up (FAST_NO) on anything it does not handle; the
+ * cJSON path then decides. */
+#define FAST_NO ((size_t)0)
+
+/* A JSON string value: zero-copy when it has no escapes. */
+static size_t fast_string(const char *p, size_t n, size_t i, ei_bytes *scratch, const char **s, size_t *len)
+{
+	if (i >= n || p[i] != '"')
+		return FAST_NO;
+	const char *q = memchr(p + i + 1, '"', n - i - 1);
+	if (!q)
+		return FAST_NO;
+	if (!memchr(p + i + 1, '\\', (size_t)(q - (p + i + 1)))) {
+		*s = p + i + 1;
+		*len = (size_t)(q - (p + i + 1));
+		return (size_t)(q - p) + 1;
+	}
+	size_t start = scratch->len;
+	size_t used = ei_eio_json_string(p + i, n - i, scratch);
+	if (!used)
+		return FAST_NO;
+	*s = scratch->p + start;
+	*len = scratch->len - start;
+	return i + used;
+}
+
+/* An integer of at most 15 digits, exact as a double. */
+static size_t fast_int(const char *p, size_t n, size_t i, double *out)
+{
+	int neg = i < n && p[i] == '-';
+	size_t j = i + (size_t)neg, start = j;
+	int64_t v = 0;
+	while (j < n && is_digit(p[j]) && j - start < 15)
+		v = v * 10 + (p[j++] - '0');
+	if (j == start || (j < n && (is_digit(p[j]) || p[j] == '.' || p[j] == 'e' || p[j] == 'E')))
+		return FAST_NO;
+	if (p[start] == '0' && j - start > 1)
+		return FAST_NO;
+	*out = (double)(neg ? -v : v);
+	return j;
+}
+
+static size_t fast_literal(const char *p, size_t n, size_t i, const char *lit)
+{
+	size_t l = strlen(lit);
+	return n - i >= l && memcmp(p + i, lit, l) == 0 ? i + l : FAST_NO;
+}
+
+/* Skip a scalar value of a key we do not use. */
+static size_t fast_skip(const char *p, size_t n, size_t i, ei_bytes *scratch)
+{
+	const char *s;
+	size_t len;
+	double d;
+	if (i >= n)
+		return FAST_NO;
+	if (p[i] == '"') {
+		size_t mark = scratch->len, j = fast_string(p, n, i, scratch, &s, &len);
+		scratch->len = mark;
+		return j;
+	}
+	if (p[i] == 't')
+		return fast_literal(p, n, i, "true");
+	if (p[i] == 'f')
+		return fast_literal(p, n, i, "false");
+	if (p[i] == 'n')
+		return fast_literal(p, n, i, "null");
+	return fast_int(p, n, i, &d);
+}
+
+enum { KEY_DATA = 1, KEY_TIMESTAMP = 2, KEY_SUCCESS = 4, KEY_JOBID = 8 };
+
+static size_t fast_member(const char *p, size_t n, size_t i, const char *key, size_t klen, ei_bytes *scratch,
+			  ei_eio_event *ev, unsigned *seen)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} keys[] = { { "data", KEY_DATA }, { "timestamp", KEY_TIMESTAMP }, { "success", KEY_SUCCESS }, { "jobId", KEY_JOBID } };
+	unsigned bit = 0;
+	for (size_t k = 0; k < sizeof keys / sizeof *keys; k++)
+		if (strlen(keys[k].name) == klen && memcmp(keys[k].name, key, klen) == 0)
+			bit = keys[k].bit;
+	if (bit & *seen)
+		return FAST_NO; /* a duplicate key: let cJSON's rule apply */
+	*seen |= bit;
+	double d;
+	size_t j;
+	switch (bit) {
+	case KEY_DATA:
+		return fast_string(p, n, i, scratch, &ev->data, &ev->data_len);
+	case KEY_TIMESTAMP:
+		if ((j = fast_int(p, n, i, &ev->ts)))
+			ev->has_ts = 1;
+		return j;
+	case KEY_SUCCESS:
+		if ((j = fast_literal(p, n, i, "true")))
+			ev->success = 1;
+		else if ((j = fast_literal(p, n, i, "false")))
+			ev->success = 0;
+		return j;
+	case KEY_JOBID:
+		if ((j = fast_int(p, n, i, &d)) && d >= 0) {
+			ev->bare_job = (int64_t)d;
+			ev->has_bare_job = 1;
+		}
+		return j;
+	default:
+		return fast_skip(p, n, i, scratch);
+	}
+}
+
+/* {"key":value,...} of scalars; returns the index after '}'. */
+static size_t fast_object(const char *p, size_t n, size_t i, ei_bytes *scratch, ei_eio_event *ev)
+{
+	unsigned seen = 0;
+	if (i >= n || p[i] != '{')
+		return FAST_NO;
+	i = skip_ws(p, n, i + 1);
+	if (i < n && p[i] == '}')
+		return i + 1;
+	for (;;) {
+		if (i >= n || p[i] != '"')
+			return FAST_NO;
+		const char *key = p + i + 1, *q = memchr(key, '"', n - i - 1);
+		if (!q || memchr(key, '\\', (size_t)(q - key)))
+			return FAST_NO;
+		i = skip_ws(p, n, (size_t)(q - p) + 1);
+		if (i >= n || p[i] != ':')
+			return FAST_NO;
+		i = skip_ws(p, n, i + 1);
+		if (!(i = fast_member(p, n, i, key, (size_t)(q - key), scratch, ev, &seen)))
+			return FAST_NO;
+		i = skip_ws(p, n, i);
+		if (i < n && p[i] == '}')
+			return i + 1;
+		if (i >= n || p[i] != ',')
+			return FAST_NO;
+		i = skip_ws(p, n, i + 1);
+	}
+}
+
+/* The payload of the event and the closing bracket; 0 when not handled. */
+static int fast_payload(const char *p, size_t n, size_t i, ei_bytes *scratch, ei_eio_event *ev)
+{
+	i = skip_ws(p, n, i);
+	if (i >= n || p[i] != ',')
+		return 0;
+	i = skip_ws(p, n, i + 1);
+	if (!(i = fast_object(p, n, i, scratch, ev)))
+		return 0;
+	i = skip_ws(p, n, i);
+	if (i >= n || p[i] != ']')
+		return 0;
+	return skip_ws(p, n, i + 1) == n;
+}
+
+static void reset_event(ei_eio_event *ev)
+{
+	memset(ev, 0, sizeof *ev);
+	ev->success = -1;
+	ev->hello_version = -1;
+}
+
+static int exact_int(const cJSON *v, int64_t *out)
+{
+	if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || fabs(v->valuedouble) > EI_EIO_EXACT)
+		return 0;
+	*out = (int64_t)v->valuedouble;
+	return 1;
+}
+
+static ei_ev_kind slow_payload(const cJSON *payload, ei_bytes *scratch, ei_eio_event *ev)
+{
+	const cJSON *v;
+	int64_t id;
+	switch (ev->kind) {
+	case EI_EV_HELLO:
+		v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(payload, "hello"), "version");
+		ev->hello_version = cJSON_IsNumber(v) && v->valuedouble == 1.0 ? 1 : 0;
+		break;
+	case EI_EV_JOB_DATA:
+		v = cJSON_GetObjectItemCaseSensitive(payload, "data");
+		if (!cJSON_IsString(v))
+			return ev->kind = EI_EV_MALFORMED;
+		ev->data_len = strlen(v->valuestring);
+		if (ei_bytes_append(scratch, v->valuestring, ev->data_len) < 0)
+			return ev->kind = EI_EV_MALFORMED;
+		ev->data = scratch->p + scratch->len - ev->data_len;
+		v = cJSON_GetObjectItemCaseSensitive(payload, "timestamp");
+		if ((ev->has_ts = cJSON_IsNumber(v)))
+			ev->ts = v->valuedouble;
+		break;
+	case EI_EV_JOB_FINISHED:
+		v = cJSON_GetObjectItemCaseSensitive(payload, "success");
+		ev->success = cJSON_IsBool(v) ? cJSON_IsTrue(v) : -1;
+		if (exact_int(cJSON_GetObjectItemCaseSensitive(payload, "jobId"), &id) && id >= 0) {
+			ev->bare_job = id;
+			ev->has_bare_job = 1;
+		}
+		break;
+	default:
+		break;
+	}
+	return ev->kind;
+}
+
+static ei_ev_kind slow_event(const char *p, size_t n, ei_bytes *scratch, ei_eio_event *ev)
+{
+	reset_event(ev);
+	scratch->len = 0;
+	cJSON *root = cJSON_ParseWithLength(p, n);
+	const cJSON *name = root && cJSON_IsArray(root) ? root->child : NULL;
+	if (!cJSON_IsString(name)) {
+		cJSON_Delete(root);
+		return ev->kind = EI_EV_MALFORMED;
+	}
+	if (classify_name(name->valuestring, strlen(name->valuestring), ev) != EI_EV_OTHER)
+		slow_payload(name->next, scratch, ev);
+	cJSON_Delete(root);
+	return ev->kind;
+}
+
+/* A bare job-finished names its job in the payload. */
+static ei_ev_kind settle(ei_eio_event *ev)
+{
+	if (ev->kind == EI_EV_JOB_FINISHED && !ev->has_job && ev->has_bare_job) {
+		ev->job = ev->bare_job;
+		ev->has_job = 1;
+	}
+	if ((ev->kind == EI_EV_JOB_FINISHED || ev->kind == EI_EV_JOB_DATA) && !ev->has_job)
+		ev->kind = EI_EV_MALFORMED;
+	if (ev->kind == EI_EV_JOB_DATA && !ev->data)
+		ev->kind = EI_EV_MALFORMED;
+	return ev->kind;
+}
+
+ei_ev_kind ei_eio_event_parse(const char *p, size_t n, ei_bytes *scratch, ei_eio_event *ev)
+{
+	reset_event(ev);
+	scratch->len = 0;
+	size_t i = skip_ws(p, n, 0);
+	if (i >= n || p[i] != '[')
+		return ev->kind = EI_EV_MALFORMED;
+	i = skip_ws(p, n, i + 1);
+	if (i >= n || p[i] != '"')
+		return ev->kind = EI_EV_MALFORMED;
+	const char *name = p + i + 1, *q = memchr(name, '"', n - i - 1);
+	if (!q || memchr(name, '\\', (size_t)(q - name))) {
+		slow_event(p, n, scratch, ev);
+		return settle(ev);
+	}
+	if (classify_name(name, (size_t)(q - name), ev) == EI_EV_OTHER)
+		return EI_EV_OTHER;
+	if (ev->kind != EI_EV_HELLO && fast_payload(p, n, (size_t)(q - p) + 1, scratch, ev))
+		return settle(ev);
+	slow_event(p, n, scratch, ev);
+	return settle(ev);
+}
+
+size_t ei_eio_subscribe(char *out, int64_t job, double ts)
+{
+	int n;
+	if (!isfinite(ts))
+		ts = 0;
+	if (ts == floor(ts) && fabs(ts) < EI_EIO_EXACT)
+		n = snprintf(out, EI_EIO_SUBSCRIBE_MAX, "42[\"start-log-stream\",{\"jobId\":%" PRId64
+			     ",\"lastReceivedTimestamp\":%" PRId64 "}]",
+			     job, (int64_t)ts);
+	else
+		n = snprintf(out, EI_EIO_SUBSCRIBE_MAX,
+			     "42[\"start-log-stream\",{\"jobId\":%" PRId64 ",\"lastReceivedTimestamp\":%.17g}]", job, ts);
+	return n < 0 ? 0 : (size_t)n;
+}
