@@ -1,0 +1,409 @@
+/* The log stream of one followed job.
+ *
+ * De-duplication. `total` counts the bytes of the job's log delivered so far;
+ * when payloads carry timestamps, `last_ts` is the newest one delivered and
+ * `at_ts` the bytes delivered with exactly that timestamp (several payloads can
+ * share a millisecond). Every (re)subscription asks for lastReceivedTimestamp =
+ * last_ts and starts a replay window, because the server may resume at last_ts
+ * (inclusive or not), or start over from the beginning. Within the window:
+ *   - a payload with ts < last_ts was delivered before: dropped;
+ *   - with ts == last_ts: the first at_ts bytes seen at that timestamp in this
+ *     subscription were delivered before: dropped; the rest is new;
+ *   - with ts > last_ts: new, and the window closes;
+ *   - without a timestamp the server replays from the start: the first `total`
+ *     bytes of this subscription were delivered before: dropped; the window
+ *     closes once past them.
+ * Outside the window everything is delivered. The partial last line stays in
+ * the buffer across frames and reconnects, so the cut can fall anywhere.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "stream.h"
+
+void ei_stream_init(ei_stream *s, int64_t job, size_t max_line)
+{
+	memset(s, 0, sizeof *s);
+	s->job = job;
+	s->max_line = max_line ? max_line : SIZE_MAX;
+}
+
+void ei_stream_free(ei_stream *s)
+{
+	free(s->ev);
+	free(s->text);
+	memset(s, 0, sizeof *s);
+}
+
+void ei_stream_resubscribe(ei_stream *s)
+{
+	s->replaying = s->total > 0;
+	s->seen_at_ts = 0;
+	s->seen_total = 0;
+	s->replay_total = s->total;
+}
+
+static size_t min_size(uint64_t a, size_t b)
+{
+	return a < b ? (size_t)a : b;
+}
+
+/* How many leading bytes of this payload were delivered before. */
+static size_t duplicate_prefix(ei_stream *s, size_t len, int has_ts, double ts)
+{
+	if (!s->replaying)
+		return 0;
+	if (!has_ts) {
+		uint64_t left = s->replay_total > s->seen_total ? s->replay_total - s->seen_total : 0;
+		s->seen_total += len;
+		if (s->seen_total >= s->replay_total)
+			s->replaying = 0;
+		return min_size(left, len);
+	}
+	if (!s->has_ts || ts > s->last_ts) {
+		s->replaying = 0;
+		return 0;
+	}
+	if (ts < s->last_ts)
+		return len;
+	uint64_t left = s->at_ts > s->seen_at_ts ? s->at_ts - s->seen_at_ts : 0;
+	s->seen_at_ts += len;
+	return min_size(left, len);
+}
+
+static void account(ei_stream *s, size_t delivered, int has_ts, double ts)
+{
+	s->total += delivered;
+	if (!has_ts)
+		return;
+	if (!s->has_ts || ts > s->last_ts) {
+		s->has_ts = 1;
+		s->last_ts = ts;
+		s->at_ts = delivered;
+	} else if (ts == s->last_ts) {
+		s->at_ts += delivered;
+	}
+}
+
+/* ---- Queue ------------------------------------------------------------- */
+
+static size_t first_kept(const ei_stream *s)
+{
+	return s->ev_head < s->ev_len ? s->ev[s->ev_head].off : s->line;
+}
+
+/* Give back the text and events Lua already took, when that is worth a move. */
+static void compact(ei_stream *s)
+{
+	size_t keep = first_kept(s);
+	if (keep > 0 && (s->ev_head == s->ev_len || keep >= s->text_len / 2)) {
+		memmove(s->text, s->text + keep, s->text_len - keep);
+		s->text_len -= keep;
+		s->line -= keep;
+		for (size_t i = s->ev_head; i < s->ev_len; i++)
+			s->ev[i].off -= keep;
+	}
+	if (s->ev_head > 0 && (s->ev_head == s->ev_len || s->ev_head >= s->ev_cap / 2)) {
+		memmove(s->ev, s->ev + s->ev_head, (s->ev_len - s->ev_head) * sizeof *s->ev);
+		s->ev_len -= s->ev_head;
+		s->ev_head = 0;
+	}
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t size)
+{
+	if (need <= *cap)
+		return 0;
+	size_t n = *cap ? *cap : 64;
+	while (n < need) {
+		if (n > SIZE_MAX / 2 / size)
+			return -1;
+		n *= 2;
+	}
+	void *q = realloc(*p, n * size);
+	if (!q)
+		return -1;
+	*p = q;
+	*cap = n;
+	return 0;
+}
+
+static int push(ei_stream *s, ei_sev e)
+{
+	if (grow((void **)&s->ev, &s->ev_cap, s->ev_len + 1, sizeof *s->ev) < 0)
+		return -1;
+	s->ev[s->ev_len++] = e;
+	return 0;
+}
+
+static int emit_line(ei_stream *s, size_t off, size_t len)
+{
+	const char *line = s->text + off;
+	if (len && line[len - 1] == '\r')
+		len--;
+	if (push(s, (ei_sev){ .type = EI_SEV_LOG, .off = off, .len = len }) < 0)
+		return -1;
+	ei_sev d = { .off = off, .len = len };
+	if (ei_line_progress(line, len, &d.epoch, &d.epochs)) {
+		d.type = EI_SEV_PROGRESS;
+		s->epoch = d.epoch;
+		s->has_epoch = 1;
+		return push(s, d);
+	}
+	if (ei_line_is_metrics(line, len)) {
+		d.type = EI_SEV_METRICS;
+		d.epoch = s->epoch;
+		d.has_epoch = (unsigned char)s->has_epoch;
+		return push(s, d);
+	}
+	return 0;
+}
+
+static int append_lines(ei_stream *s, const char *p, size_t n)
+{
+	compact(s);
+	if (grow((void **)&s->text, &s->text_cap, s->text_len + n, 1) < 0)
+		return -1;
+	size_t from = s->text_len;
+	if (n)
+		memcpy(s->text + from, p, n);
+	s->text_len += n;
+	const char *nl;
+	while ((nl = memchr(s->text + from, '\n', s->text_len - from))) {
+		size_t end = (size_t)(nl - s->text);
+		if (emit_line(s, s->line, end - s->line) < 0)
+			return -1;
+		s->line = from = end + 1;
+	}
+	if (s->text_len - s->line >= s->max_line) {
+		if (emit_line(s, s->line, s->text_len - s->line) < 0)
+			return -1;
+		s->line = s->text_len;
+	}
+	return 0;
+}
+
+int ei_stream_feed(ei_stream *s, const char *data, size_t len, int has_ts, double ts)
+{
+	size_t skip = duplicate_prefix(s, len, has_ts, ts);
+	if (skip) {
+		s->dup_payloads++;
+		s->dup_bytes += skip;
+	}
+	if (append_lines(s, data + skip, len - skip) < 0)
+		return -1;
+	account(s, len - skip, has_ts, ts);
+	return 0;
+}
+
+int ei_stream_backfill(ei_stream *s, const char *data, size_t len)
+{
+	if (append_lines(s, data, len) < 0)
+		return -1;
+	s->total += len;
+	return 0;
+}
+
+int ei_stream_flush(ei_stream *s)
+{
+	if (s->text_len == s->line)
+		return 0;
+	if (emit_line(s, s->line, s->text_len - s->line) < 0)
+		return -1;
+	s->line = s->text_len;
+	return 0;
+}
+
+/* The server says so once per subscription and twice per frame pair (named
+ * and bare job-finished): the first one counts. */
+int ei_stream_end(ei_stream *s, int success)
+{
+	if (s->ended)
+		return 0;
+	if (ei_stream_flush(s) < 0)
+		return -1;
+	s->ended = 1;
+	return push(s, (ei_sev){ .type = EI_SEV_ENDED, .success = success > 0, .off = s->text_len });
+}
+
+size_t ei_stream_queued(const ei_stream *s)
+{
+	return s->ev_len - s->ev_head;
+}
+
+size_t ei_stream_bytes(const ei_stream *s)
+{
+	return s->text_len - first_kept(s);
+}
+
+const ei_sev *ei_stream_peek(const ei_stream *s)
+{
+	return s->ev_head < s->ev_len ? &s->ev[s->ev_head] : NULL;
+}
+
+void ei_stream_pop(ei_stream *s)
+{
+	if (s->ev_head < s->ev_len)
+		s->ev_head++;
+	if (s->ev_head == s->ev_len)
+		s->ev_head = s->ev_len = 0;
+}
+
+/* ---- Line parsers ------------------------------------------------------ */
+
+static int is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static int is_space(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static int is_name(char c, int first)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (!first && is_digit(c));
+}
+
+/* Up to 15 digits at p[*i]; -1 when none. */
+static int64_t digits(const char *p, size_t n, size_t *i)
+{
+	size_t start = *i;
+	int64_t v = 0;
+	while (*i < n && is_digit(p[*i]) && *i - start < 15)
+		v = v * 10 + (p[(*i)++] - '0');
+	return *i == start || (*i < n && is_digit(p[*i])) ? -1 : v;
+}
+
+static void trim(const char *p, size_t *from, size_t *to)
+{
+	while (*from < *to && is_space(p[*from]))
+		(*from)++;
+	while (*to > *from && is_space(p[*to - 1]))
+		(*to)--;
+}
+
+int ei_line_progress(const char *p, size_t n, int64_t *epoch, int64_t *epochs)
+{
+	size_t i = 0, end = n;
+	trim(p, &i, &end);
+	if (end - i < 9 || memcmp(p + i, "Epoch", 5) != 0 || !is_space(p[i + 5]))
+		return 0;
+	i += 5;
+	while (i < end && is_space(p[i]))
+		i++;
+	int64_t a = digits(p, end, &i);
+	if (a < 0 || i >= end || p[i++] != '/')
+		return 0;
+	int64_t b = digits(p, end, &i);
+	if (b <= 0 || i != end)
+		return 0;
+	*epoch = a;
+	*epochs = b;
+	return 1;
+}
+
+static int ci_equal(const char *p, size_t n, const char *word)
+{
+	size_t l = strlen(word);
+	if (n != l)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((p[i] | 0x20) != word[i])
+			return 0;
+	return 1;
+}
+
+int ei_metric_number(const char *p, size_t n)
+{
+	size_t i = 0;
+	if (i < n && (p[i] == '-' || p[i] == '+'))
+		i++;
+	if (ci_equal(p + i, n - i, "nan") || ci_equal(p + i, n - i, "inf") || ci_equal(p + i, n - i, "infinity"))
+		return 1;
+	size_t mant = 0;
+	while (i < n && is_digit(p[i]))
+		i++, mant++;
+	if (i < n && p[i] == '.')
+		for (i++; i < n && is_digit(p[i]); i++)
+			mant++;
+	if (!mant)
+		return 0;
+	if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+		i++;
+		if (i < n && (p[i] == '-' || p[i] == '+'))
+			i++;
+		size_t exp = i;
+		while (i < n && is_digit(p[i]))
+			i++;
+		if (i == exp)
+			return 0;
+	}
+	return i == n;
+}
+
+/* The next " - " separated segment from *pos, trimmed; 0 at the end. */
+static int segment(const char *p, size_t n, size_t *pos, size_t *from, size_t *to)
+{
+	if (*pos >= n)
+		return 0;
+	size_t i = *pos;
+	while (i + 3 <= n && !(p[i] == ' ' && p[i + 1] == '-' && p[i + 2] == ' '))
+		i++;
+	if (i + 3 > n)
+		i = n;
+	*from = *pos;
+	*to = i;
+	*pos = i < n ? i + 3 : n;
+	trim(p, from, to);
+	return 1;
+}
+
+static int pair(const char *p, size_t from, size_t to, ei_metric *m)
+{
+	size_t i = from;
+	if (i >= to || !is_name(p[i], 1))
+		return 0;
+	while (i < to && is_name(p[i], 0))
+		i++;
+	if (i + 1 >= to || p[i] != ':' || !is_space(p[i + 1]))
+		return 0;
+	m->name = p + from;
+	m->name_len = i - from;
+	i++;
+	while (i < to && is_space(p[i]))
+		i++;
+	m->value = p + i;
+	m->value_len = to - i;
+	return ei_metric_number(m->value, m->value_len);
+}
+
+int ei_line_metric_next(const char *p, size_t n, size_t *pos, ei_metric *m)
+{
+	size_t from, to;
+	while (segment(p, n, pos, &from, &to))
+		if (pair(p, from, to, m))
+			return 1;
+	return 0;
+}
+
+/* The first segment is a finished step counter: "62/62" or "62/62 [====]". */
+static int finished_steps(const char *p, size_t from, size_t to)
+{
+	size_t i = from;
+	int64_t a = digits(p, to, &i);
+	if (a < 0 || i >= to || p[i++] != '/')
+		return 0;
+	int64_t b = digits(p, to, &i);
+	return b == a && (i == to || is_space(p[i]));
+}
+
+int ei_line_is_metrics(const char *p, size_t n)
+{
+	size_t pos = 0, from, to;
+	ei_metric m;
+	if (!segment(p, n, &pos, &from, &to) || !finished_steps(p, from, to))
+		return 0;
+	return ei_line_metric_next(p, n, &pos, &m);
+}

@@ -1,0 +1,91 @@
+/* The log stream of one followed job: de-duplication across resubscriptions,
+ * line splitting, and the queue of events waiting for Lua. No Lua here. */
+#ifndef EI_STREAM_H
+#define EI_STREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { EI_SEV_LOG, EI_SEV_PROGRESS, EI_SEV_METRICS, EI_SEV_ENDED } ei_sev_type;
+
+typedef struct {
+	unsigned char type;
+	unsigned char success;	 /* ENDED */
+	unsigned char has_epoch; /* METRICS: an `Epoch N/M` line came before */
+	size_t off, len;	 /* LOG, METRICS: the line, in the stream's text */
+	int64_t epoch, epochs;
+} ei_sev;
+
+typedef struct ei_stream {
+	int64_t job;
+
+	/* De-duplication (see stream.c). */
+	int has_ts;
+	double last_ts;	   /* newest timestamp delivered */
+	uint64_t at_ts;	   /* bytes delivered with exactly last_ts */
+	uint64_t total;	   /* bytes delivered since the start of the log */
+	int replaying;	   /* a resubscription may be sending what was delivered */
+	uint64_t seen_at_ts;   /* bytes at last_ts seen since the resubscription */
+	uint64_t seen_total;   /* bytes without timestamp seen since the resubscription */
+	uint64_t replay_total; /* `total` when the resubscription was sent */
+	uint64_t dup_bytes, dup_payloads;
+
+	/* Queue: events ev[head..len) refer to text; text[line..text_len) is the partial line. */
+	ei_sev *ev;
+	size_t ev_head, ev_len, ev_cap;
+	char *text;
+	size_t text_len, text_cap, line;
+	size_t max_line; /* a partial line this long is delivered as a line */
+
+	int64_t epoch; /* last `Epoch N/M` */
+	int has_epoch;
+	int ended;
+} ei_stream;
+
+void ei_stream_init(ei_stream *s, int64_t job, size_t max_line);
+void ei_stream_free(ei_stream *s);
+
+/* A subscription (start-log-stream) is being sent for this job. */
+void ei_stream_resubscribe(ei_stream *s);
+
+/* A job-data payload. Returns 0, or -1 when out of memory (nothing queued). */
+int ei_stream_feed(ei_stream *s, const char *data, size_t len, int has_ts, double ts);
+
+/* Log text from elsewhere (a REST back-fill): no de-duplication, counted in total. */
+int ei_stream_backfill(ei_stream *s, const char *data, size_t len);
+
+/* Deliver a pending partial line as a line. */
+int ei_stream_flush(ei_stream *s);
+
+/* job-finished: deliver a pending partial line, then the ended event (once). */
+int ei_stream_end(ei_stream *s, int success);
+
+size_t ei_stream_queued(const ei_stream *s);
+size_t ei_stream_bytes(const ei_stream *s);
+
+/* The next event, or NULL; valid until the next call to any function above. */
+const ei_sev *ei_stream_peek(const ei_stream *s);
+void ei_stream_pop(ei_stream *s);
+static inline const char *ei_stream_text(const ei_stream *s, const ei_sev *e)
+{
+	return s->text + e->off;
+}
+
+/* `Epoch N/M` (N >= 0, M > 0). */
+int ei_line_progress(const char *line, size_t len, int64_t *epoch, int64_t *epochs);
+
+/* Iterate the `name: number` pairs of a Keras epoch summary
+ * (`62/62 - 1s - loss: 0.71 - accuracy: 0.78`). Start with *pos = 0; returns 1
+ * per pair, 0 at the end. A line is a summary when its first segment is a
+ * finished step counter N/N and it has at least one pair. */
+typedef struct {
+	const char *name, *value;
+	size_t name_len, value_len;
+} ei_metric;
+int ei_line_is_metrics(const char *line, size_t len);
+int ei_line_metric_next(const char *line, size_t len, size_t *pos, ei_metric *m);
+
+/* nan, inf, infinity (any case, signed) and decimal numbers. */
+int ei_metric_number(const char *p, size_t n);
+
+#endif
