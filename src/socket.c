@@ -1,0 +1,1336 @@
+/* The Studio websocket (`ei.Socket`): one libwebsockets connection that
+ * follows job logs, serviced from the client's epoll set without blocking.
+ *
+ * Threading and callbacks: libwebsockets callbacks only fill C buffers and the
+ * per-job queues of stream.c; Lua tables are built in next/drain. The only
+ * thread is the short-lived resolver (getaddrinfo blocks; lws 4.1 here has no
+ * async DNS), which shares nothing but its own job record with us.
+ *
+ * Each socket owns its lws context: the TLS settings (CA file) and the
+ * callback's user pointer are per context in lws 4.1, the context is cheap
+ * next to a TLS handshake, and sockets (one per project) stay independent.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <libwebsockets.h>
+
+#include "client.h"
+#include "core.h"
+#include "engineio.h"
+#include "pollset.h"
+#include "stream.h"
+
+#define EI_SOCKET_MT "ei.Socket"
+
+#define DEFAULT_MAX_QUEUE 10000
+#define DEFAULT_MAX_QUEUE_BYTES (16u << 20)
+#define DEFAULT_MAX_FRAME (16u << 20)
+#define DEFAULT_PING_MS 5000
+#define DEFAULT_HELLO_MS 10000
+#define DEFAULT_IDLE_MS 60000
+/* How often lws gets serviced while a connection is being set up, for its own
+ * timers and the POLLOUT interest we cannot see (see sync_fds). */
+#define CONNECTING_POLL_MS 100
+/* lws reads one buffer per service; a few rounds per wakeup save steps. */
+#define SERVICE_ROUNDS 8
+#define RX_CHUNK (64u << 10)
+
+typedef enum { ST_IDLE, ST_CONNECTING, ST_OPEN, ST_CLOSED } ei_state;
+static const char *const state_names[] = { "idle", "connecting", "open", "closed" };
+
+/* Where a connection attempt is. */
+typedef enum { PH_NONE, PH_RESOLVING, PH_TCP, PH_HANDSHAKE, PH_WEBSOCKET } ei_phase;
+
+typedef struct {
+	uint64_t frames, bytes, malformed, ignored, dropped_duplicates, duplicate_bytes;
+	uint64_t connects, pings_sent, pongs_received, pings_received, flow_stops;
+} ei_socket_stats;
+
+/* A name resolution running in its own thread. Both sides hold a reference;
+ * the thread signals `efd` when `done`. */
+typedef struct {
+	atomic_int refs;
+	atomic_int done;
+	int efd;
+	int err;
+	char host[256], port[8];
+	char addr[INET6_ADDRSTRLEN];
+} ei_resolve;
+
+typedef struct {
+	char host[256];	  /* without brackets */
+	char header[272]; /* Host header value: host[:port] */
+	int port;
+	int tls;
+	char *path; /* with the query: holds the token */
+	char *token;
+} ei_url;
+
+typedef struct ei_socket {
+	ei_watch watch;
+	ei_poll *poll;
+	int closed; /* close() was called */
+
+	size_t max_queue, max_queue_bytes, max_frame;
+	int64_t ping_ms, hello_ms, idle_ms;
+
+	ei_state state;
+	const char *code;
+	char msg[256];
+
+	ei_url url;
+	char ca_file[1024];
+	char user_agent[256];
+	struct lws_context *ctx;
+	int ctx_tls;
+	struct lws *wsi;
+	ei_phase phase;
+	int cert_failed;
+	int fd;
+	unsigned fd_events;
+	ei_resolve *resolve;
+
+	int64_t connect_due, next_ping, last_rx, lws_due;
+	int rx_stopped;
+	int in_message, message_binary;
+	ei_bytes rx, scratch;
+	ei_bytes out; /* [u32 length][bytes] records */
+	size_t out_head;
+	unsigned char *tx;
+	size_t tx_cap;
+
+	ei_stream **jobs;
+	size_t n_jobs, cap_jobs;
+	ei_socket_stats stats;
+} ei_socket;
+
+static ei_socket *of_watch(ei_watch *w)
+{
+	return (ei_socket *)((char *)w - offsetof(ei_socket, watch));
+}
+
+/* ---- Failure state ----------------------------------------------------- */
+
+/* The token must never leak through a message, even one lws wrote. */
+static void scrub(const ei_socket *s, char *msg)
+{
+	const char *t = s->url.token;
+	size_t tl = t ? strlen(t) : 0;
+	char *at;
+	while (tl >= 4 && (at = strstr(msg, t)))
+		memset(at, '*', tl);
+}
+
+/* The first failure of a connection is the one reported. */
+static void set_closed(ei_socket *s, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void set_closed(ei_socket *s, const char *code, const char *fmt, ...)
+{
+	if (s->state == ST_CLOSED)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(s->msg, sizeof s->msg, fmt, ap);
+	va_end(ap);
+	scrub(s, s->msg);
+	s->code = code;
+	s->state = ST_CLOSED;
+	s->phase = PH_NONE;
+}
+
+/* ---- Output queue ------------------------------------------------------ */
+
+static int out_pending(const ei_socket *s)
+{
+	return s->out_head < s->out.len;
+}
+
+static void send_text(ei_socket *s, const char *p, size_t n)
+{
+	uint32_t len = (uint32_t)n;
+	if (ei_bytes_reserve(&s->out, sizeof len + n) < 0)
+		return; /* out of memory: the ping timer or the next hello retries */
+	ei_bytes_append(&s->out, &len, sizeof len);
+	ei_bytes_append(&s->out, p, n);
+	if (s->wsi && s->phase == PH_WEBSOCKET)
+		lws_callback_on_writable(s->wsi);
+}
+
+static int write_one(ei_socket *s, struct lws *wsi)
+{
+	if (!out_pending(s))
+		return 0;
+	uint32_t len;
+	memcpy(&len, s->out.p + s->out_head, sizeof len);
+	if (s->tx_cap < LWS_PRE + len) {
+		unsigned char *tx = realloc(s->tx, LWS_PRE + len);
+		if (!tx)
+			return 0;
+		s->tx = tx;
+		s->tx_cap = LWS_PRE + len;
+	}
+	memcpy(s->tx + LWS_PRE, s->out.p + s->out_head + sizeof len, len);
+	s->out_head += sizeof len + len;
+	if (s->out_head == s->out.len)
+		s->out_head = s->out.len = 0;
+	if (lws_write(wsi, s->tx + LWS_PRE, len, LWS_WRITE_TEXT) < (int)len)
+		return -1;
+	if (out_pending(s))
+		lws_callback_on_writable(wsi);
+	return 0;
+}
+
+static void subscribe(ei_socket *s, ei_stream *st)
+{
+	char msg[EI_EIO_SUBSCRIBE_MAX];
+	ei_stream_resubscribe(st);
+	send_text(s, msg, ei_eio_subscribe(msg, st->job, st->has_ts ? st->last_ts : 0));
+}
+
+/* ---- Jobs -------------------------------------------------------------- */
+
+static ei_stream *find_job(ei_socket *s, int64_t job)
+{
+	for (size_t i = 0; i < s->n_jobs; i++)
+		if (s->jobs[i]->job == job)
+			return s->jobs[i];
+	return NULL;
+}
+
+static size_t queued_events(const ei_socket *s)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < s->n_jobs; i++)
+		n += ei_stream_queued(s->jobs[i]);
+	return n;
+}
+
+static size_t queued_bytes(const ei_socket *s)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < s->n_jobs; i++)
+		n += ei_stream_bytes(s->jobs[i]);
+	return n;
+}
+
+/* Stop reading while Lua is behind; the data waits in the kernel and lws. */
+static void check_flow(ei_socket *s)
+{
+	if (s->rx_stopped || !s->wsi)
+		return;
+	if (queued_events(s) > s->max_queue || queued_bytes(s) > s->max_queue_bytes) {
+		lws_rx_flow_control(s->wsi, 0);
+		s->rx_stopped = 1;
+		s->stats.flow_stops++;
+	}
+}
+
+static void sync_fds(ei_socket *s);
+
+static void maybe_resume(ei_socket *s)
+{
+	if (!s->rx_stopped)
+		return;
+	if (queued_events(s) > s->max_queue / 2 || queued_bytes(s) > s->max_queue_bytes / 2)
+		return;
+	s->rx_stopped = 0;
+	s->last_rx = ei_now_ms();
+	if (s->wsi) {
+		lws_rx_flow_control(s->wsi, 1);
+		sync_fds(s);
+	}
+}
+
+/* ---- Incoming frames --------------------------------------------------- */
+
+static int fail_now(ei_socket *s, const char *code, const char *msg)
+{
+	set_closed(s, code, "%s", msg);
+	return -1; /* lws closes the connection */
+}
+
+static int on_hello(ei_socket *s, const ei_eio_event *ev)
+{
+	if (s->state != ST_CONNECTING)
+		return 0;
+	if (ev->hello_version != 1)
+		return fail_now(s, EI_EAUTH, "the server rejected the socket token (hello without version 1)");
+	s->state = ST_OPEN;
+	s->next_ping = ei_now_ms() + s->ping_ms;
+	for (size_t i = 0; i < s->n_jobs; i++)
+		subscribe(s, s->jobs[i]);
+	return 0;
+}
+
+static int on_job_data(ei_socket *s, const ei_eio_event *ev)
+{
+	ei_stream *st = find_job(s, ev->job);
+	if (!st) {
+		s->stats.ignored++;
+		return 0;
+	}
+	uint64_t dups = st->dup_bytes, dup_payloads = st->dup_payloads;
+	if (ei_stream_feed(st, ev->data, ev->data_len, ev->has_ts, ev->ts) < 0)
+		return fail_now(s, EI_ENOMEM, "out of memory queueing job logs");
+	s->stats.duplicate_bytes += st->dup_bytes - dups;
+	s->stats.dropped_duplicates += st->dup_payloads - dup_payloads;
+	check_flow(s);
+	return 0;
+}
+
+static int on_job_finished(ei_socket *s, const ei_eio_event *ev)
+{
+	ei_stream *st = find_job(s, ev->job);
+	if (!st) {
+		s->stats.ignored++;
+		return 0;
+	}
+	if (ei_stream_end(st, ev->success > 0) < 0)
+		return fail_now(s, EI_ENOMEM, "out of memory queueing job logs");
+	check_flow(s);
+	return 0;
+}
+
+static int on_malformed_event(ei_socket *s, const ei_eio_event *ev)
+{
+	(void)ev;
+	s->stats.malformed++;
+	return 0;
+}
+
+static int on_other_event(ei_socket *s, const ei_eio_event *ev)
+{
+	(void)ev;
+	s->stats.ignored++;
+	return 0;
+}
+
+static int (*const event_handlers[])(ei_socket *, const ei_eio_event *) = {
+	[EI_EV_MALFORMED] = on_malformed_event, [EI_EV_OTHER] = on_other_event,
+	[EI_EV_HELLO] = on_hello,		[EI_EV_JOB_DATA] = on_job_data,
+	[EI_EV_JOB_FINISHED] = on_job_finished,
+};
+
+static int on_event(ei_socket *s, const ei_eio_packet *pk)
+{
+	ei_eio_event ev;
+	ei_ev_kind kind = ei_eio_event_parse(pk->body, pk->body_len, &s->scratch, &ev);
+	return event_handlers[kind](s, &ev);
+}
+
+static int on_ping(ei_socket *s, const ei_eio_packet *pk)
+{
+	(void)pk;
+	s->stats.pings_received++;
+	send_text(s, "3", 1);
+	return 0;
+}
+
+static int on_pong(ei_socket *s, const ei_eio_packet *pk)
+{
+	(void)pk;
+	s->stats.pongs_received++;
+	return 0;
+}
+
+static int on_close(ei_socket *s, const ei_eio_packet *pk)
+{
+	(void)pk;
+	return fail_now(s, EI_ECLOSED, "the server closed the session");
+}
+
+/* A Socket.IO error packet: before the hello it is a refusal. */
+static int on_error(ei_socket *s, const ei_eio_packet *pk)
+{
+	(void)pk;
+	if (s->state == ST_CONNECTING)
+		return fail_now(s, EI_EAUTH, "the server refused the socket connection");
+	s->stats.ignored++;
+	return 0;
+}
+
+static int on_malformed(ei_socket *s, const ei_eio_packet *pk)
+{
+	(void)pk;
+	s->stats.malformed++;
+	return 0;
+}
+
+static int on_ignored(ei_socket *s, const ei_eio_packet *pk)
+{
+	(void)pk;
+	s->stats.ignored++;
+	return 0;
+}
+
+static int (*const packet_handlers[EI_EIO_KINDS])(ei_socket *, const ei_eio_packet *) = {
+	[EI_EIO_MALFORMED] = on_malformed, [EI_EIO_OPEN] = on_ignored,	  [EI_EIO_CLOSE] = on_close,
+	[EI_EIO_PING] = on_ping,	   [EI_EIO_PONG] = on_pong,	  [EI_EIO_UPGRADE] = on_ignored,
+	[EI_EIO_NOOP] = on_ignored,	   [EI_EIO_CONNECT] = on_ignored, [EI_EIO_DISCONNECT] = on_close,
+	[EI_EIO_EVENT] = on_event,	   [EI_EIO_ACK] = on_ignored,	  [EI_EIO_ERROR] = on_error,
+	[EI_EIO_BINARY] = on_ignored,	   [EI_EIO_OTHER_NSP] = on_ignored,
+};
+
+static int on_message(ei_socket *s, const char *p, size_t n)
+{
+	s->stats.frames++;
+	s->stats.bytes += n;
+	ei_eio_packet pk = ei_eio_parse(p, n);
+	return packet_handlers[pk.kind](s, &pk);
+}
+
+/* A piece of a websocket message; messages are reassembled, bounded by max_frame. */
+static int on_receive(ei_socket *s, struct lws *wsi, const char *in, size_t len)
+{
+	int first = !s->in_message, final = lws_is_final_fragment(wsi);
+	if (first) {
+		s->rx.len = 0;
+		s->message_binary = lws_frame_is_binary(wsi);
+		s->in_message = 1;
+	}
+	s->last_rx = ei_now_ms();
+	size_t ahead = final ? 0 : lws_remaining_packet_payload(wsi);
+	if (s->rx.len + len + ahead > s->max_frame) {
+		set_closed(s, EI_EPROTO, "the server sent a message of more than %zu bytes", s->max_frame);
+		return -1;
+	}
+	if (final)
+		s->in_message = 0;
+	if (s->message_binary) {
+		if (final)
+			s->stats.malformed++;
+		return 0;
+	}
+	if (first && final)
+		return on_message(s, in, len);
+	if (ei_bytes_append(&s->rx, in, len) < 0)
+		return fail_now(s, EI_ENOMEM, "out of memory reading a message");
+	return final ? on_message(s, s->rx.p, s->rx.len) : 0;
+}
+
+/* ---- libwebsockets callback -------------------------------------------- */
+
+static void on_connection_error(ei_socket *s, struct lws *wsi, const char *why)
+{
+	unsigned status = lws_http_client_http_response(wsi);
+	why = why && *why ? why : "connection failed";
+	if (status == 401 || status == 403)
+		set_closed(s, EI_EAUTH, "the server refused the websocket (HTTP %u)", status);
+	else if (status >= 300)
+		set_closed(s, EI_ECONNECT, "websocket upgrade refused by %s (HTTP %u)", s->url.host, status);
+	else if (s->cert_failed)
+		set_closed(s, EI_ECONNECT,
+			   "TLS certificate of %s not accepted (untrusted issuer, self-signed, expired or another host name)",
+			   s->url.host);
+	else
+		set_closed(s, EI_ECONNECT, "cannot connect to %s:%d: %s", s->url.host, s->url.port, why);
+}
+
+static void on_peer_close(ei_socket *s, const unsigned char *in, size_t len)
+{
+	unsigned code = len >= 2 ? (unsigned)in[0] << 8 | in[1] : 0;
+	int rlen = len > 2 ? (int)(len - 2 > 120 ? 120 : len - 2) : 0;
+	set_closed(s, EI_ECLOSED, "the server closed the websocket (code %u%s%.*s)", code, rlen ? ": " : "", rlen,
+		   (const char *)in + 2);
+}
+
+static int add_user_agent(ei_socket *s, struct lws *wsi, void *in, size_t len)
+{
+	if (!s->user_agent[0])
+		return 0;
+	unsigned char **p = in, *end = *p + len;
+	return lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_USER_AGENT, (const unsigned char *)s->user_agent,
+					    (int)strlen(s->user_agent), p, end)
+		       ? -1
+		       : 0;
+}
+
+static int socket_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	struct lws_context *ctx = lws_get_context(wsi);
+	ei_socket *s = ctx ? lws_context_user(ctx) : NULL;
+	if (!s || !wsi || wsi != s->wsi)
+		return lws_callback_http_dummy(wsi, reason, user, in, len);
+	switch (reason) {
+	case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION:
+		s->cert_failed |= len == 0; /* len is OpenSSL's preverify_ok */
+		return 0;
+	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
+		s->phase = PH_HANDSHAKE;
+		return add_user_agent(s, wsi, in, len);
+	case LWS_CALLBACK_CLIENT_ESTABLISHED:
+		s->phase = PH_WEBSOCKET;
+		s->stats.connects++;
+		s->last_rx = ei_now_ms();
+		if (out_pending(s))
+			lws_callback_on_writable(wsi);
+		return 0;
+	case LWS_CALLBACK_CLIENT_RECEIVE:
+		return on_receive(s, wsi, in, len);
+	case LWS_CALLBACK_CLIENT_WRITEABLE:
+		return write_one(s, wsi);
+	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+		on_connection_error(s, wsi, in);
+		s->wsi = NULL;
+		return 0;
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		on_peer_close(s, in, len);
+		return 0;
+	case LWS_CALLBACK_CLIENT_CLOSED:
+	case LWS_CALLBACK_WSI_DESTROY:
+		if (s->phase == PH_WEBSOCKET || s->state == ST_OPEN)
+			set_closed(s, EI_ECLOSED, "the server closed the connection");
+		else
+			set_closed(s, EI_ECONNECT, "cannot connect to %s:%d: connection closed", s->url.host, s->url.port);
+		s->wsi = NULL;
+		return 0;
+	default:
+		return lws_callback_http_dummy(wsi, reason, user, in, len);
+	}
+}
+
+static const struct lws_protocols protocols[] = {
+	{ "ei-socket", socket_callback, 0, RX_CHUNK, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 },
+};
+
+/* ---- Descriptors and servicing ----------------------------------------- */
+
+static void unwatch(ei_socket *s, int fd)
+{
+	if (s->poll && fd >= 0 && fd < s->poll->n_owners && s->poll->owners[fd] == &s->watch)
+		ei_poll_fd(s->poll, fd, 0, &s->watch);
+}
+
+/* lws 4.1 without external-poll callbacks does not say which events it waits
+ * for. It always wants input; it wants output while the TCP connection is in
+ * progress (connected = getpeername works), while we have frames queued (we
+ * asked for a writable callback), or while a write was partial. */
+static unsigned wanted_events(ei_socket *s, int fd)
+{
+	unsigned ev = s->rx_stopped ? 0 : EI_POLL_IN;
+	if (s->phase == PH_TCP) {
+		struct sockaddr_storage peer;
+		socklen_t sl = sizeof peer;
+		if (getpeername(fd, (struct sockaddr *)&peer, &sl) < 0)
+			return ev | EI_POLL_OUT;
+		s->phase = PH_HANDSHAKE;
+	}
+	if (out_pending(s) || lws_partial_buffered(s->wsi))
+		ev |= EI_POLL_OUT;
+	return ev;
+}
+
+/* The lws descriptor can change between attempts: re-check it every time. */
+static void sync_fds(ei_socket *s)
+{
+	if (!s->poll)
+		return;
+	if (s->resolve) {
+		if (s->fd != s->resolve->efd) {
+			unwatch(s, s->fd);
+			s->fd = s->resolve->efd;
+			s->fd_events = EI_POLL_IN;
+			ei_poll_fd(s->poll, s->fd, EI_POLL_IN, &s->watch);
+		}
+		return;
+	}
+	int fd = s->wsi ? lws_get_socket_fd(s->wsi) : -1;
+	unsigned ev = fd >= 0 ? wanted_events(s, fd) : 0;
+	if (s->fd != fd) {
+		unwatch(s, s->fd);
+		s->fd_events = 0;
+	}
+	s->fd = fd;
+	if (fd >= 0 && ev != s->fd_events) {
+		if (ev)
+			ei_poll_fd(s->poll, fd, ev, &s->watch);
+		else
+			unwatch(s, fd);
+		s->fd_events = ev;
+	}
+}
+
+static void service(ei_socket *s, int64_t now)
+{
+	for (int i = 0; i < SERVICE_ROUNDS && s->ctx; i++) {
+		uint64_t before = s->stats.bytes + s->stats.frames;
+		lws_service(s->ctx, -1);
+		if (!s->wsi || s->rx_stopped || s->stats.bytes + s->stats.frames == before)
+			break;
+	}
+	s->lws_due = s->phase == PH_NONE || s->phase == PH_WEBSOCKET ? -1 : now + CONNECTING_POLL_MS;
+	sync_fds(s);
+}
+
+static void release_resolve(ei_resolve *r)
+{
+	if (atomic_fetch_sub(&r->refs, 1) == 1) {
+		close(r->efd);
+		free(r);
+	}
+}
+
+/* Drop the current connection attempt or connection without a word to Lua. */
+static void drop_connection(ei_socket *s)
+{
+	struct lws *wsi = s->wsi;
+	s->wsi = NULL;
+	if (wsi)
+		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
+	if (s->resolve) {
+		unwatch(s, s->resolve->efd);
+		release_resolve(s->resolve);
+		s->resolve = NULL;
+		s->fd = -1;
+		s->fd_events = 0;
+	}
+	s->in_message = 0;
+	s->rx_stopped = 0;
+	s->out.len = s->out_head = 0;
+	s->phase = PH_NONE;
+	sync_fds(s);
+}
+
+static void destroy_context(ei_socket *s)
+{
+	drop_connection(s);
+	if (s->ctx) {
+		lws_context_destroy(s->ctx);
+		s->ctx = NULL;
+	}
+}
+
+/* ---- Connecting -------------------------------------------------------- */
+
+static void free_url(ei_url *u)
+{
+	free(u->path);
+	free(u->token);
+	memset(u, 0, sizeof *u);
+}
+
+/* ws[s]://host[:port][/path]; returns an error text or NULL. */
+static const char *parse_url(const char *url, ei_url *u)
+{
+	memset(u, 0, sizeof *u);
+	const char *p;
+	if (strncmp(url, "ws://", 5) == 0)
+		p = url + 5;
+	else if (strncmp(url, "wss://", 6) == 0)
+		p = url + 6, u->tls = 1;
+	else
+		return "the URL must start with ws:// or wss://";
+	const char *end = p + strcspn(p, "/?#"), *hend = end, *colon = NULL;
+	if (*p == '[') {
+		const char *close = memchr(p, ']', (size_t)(end - p));
+		if (!close)
+			return "bad IPv6 address in the URL";
+		colon = close[1] == ':' ? close + 1 : NULL;
+		hend = close + 1;
+	} else {
+		colon = memchr(p, ':', (size_t)(end - p));
+		if (colon)
+			hend = colon;
+	}
+	const char *h = *p == '[' ? p + 1 : p;
+	size_t hl = (size_t)(hend - h) - (*p == '[');
+	if (hl == 0 || hl >= sizeof u->host)
+		return "bad host in the URL";
+	memcpy(u->host, h, hl);
+	u->port = u->tls ? 443 : 80;
+	if (colon) {
+		char *e;
+		long port = strtol(colon + 1, &e, 10);
+		if (e != end || port <= 0 || port > 65535)
+			return "bad port in the URL";
+		u->port = (int)port;
+	}
+	int v6 = *p == '[';
+	if ((u->tls ? 443 : 80) == u->port)
+		snprintf(u->header, sizeof u->header, v6 ? "[%s]" : "%s", u->host);
+	else
+		snprintf(u->header, sizeof u->header, v6 ? "[%s]:%d" : "%s:%d", u->host, u->port);
+	u->path = *end == '/' ? strdup(end) : malloc(strlen(end) + 2);
+	if (!u->path)
+		return "out of memory";
+	if (*end != '/')
+		sprintf(u->path, "/%s", end);
+	const char *t = strstr(u->path, "token=");
+	if (t) {
+		t += 6;
+		u->token = strndup(t, strcspn(t, "&#"));
+		if (!u->token)
+			return "out of memory";
+	}
+	return NULL;
+}
+
+static void log_nothing(int level, const char *line)
+{
+	(void)level;
+	(void)line;
+}
+
+static int make_context(ei_socket *s)
+{
+	if (s->ctx && s->ctx_tls == s->url.tls)
+		return 0;
+	destroy_context(s);
+	/* lws logging is process-wide in 4.1: silence it so no URL can be printed. */
+	lws_set_log_level(0, log_nothing);
+	struct lws_context_creation_info info;
+	memset(&info, 0, sizeof info);
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.protocols = protocols;
+	info.gid = info.uid = -1;
+	info.user = s;
+	info.fd_limit_per_thread = 16;
+	info.pt_serv_buf_size = RX_CHUNK;
+	info.connect_timeout_secs = (unsigned)((s->hello_ms + 999) / 1000);
+	if (s->url.tls) {
+		info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		if (s->ca_file[0])
+			info.client_ssl_ca_filepath = s->ca_file;
+	}
+	s->ctx = lws_create_context(&info);
+	s->ctx_tls = s->url.tls;
+	return s->ctx ? 0 : -1;
+}
+
+static void start_lws(ei_socket *s, const char *address)
+{
+	if (make_context(s) < 0) {
+		set_closed(s, EI_ECONNECT, "cannot create the websocket context");
+		return;
+	}
+	struct lws_client_connect_info ci;
+	memset(&ci, 0, sizeof ci);
+	ci.context = s->ctx;
+	ci.address = address;
+	ci.port = s->url.port;
+	ci.path = s->url.path;
+	ci.host = s->url.header;
+	ci.origin = s->url.header;
+	ci.ssl_connection = s->url.tls ? LCCSCF_USE_SSL : 0;
+	ci.ietf_version_or_minus_one = -1;
+	ci.pwsi = &s->wsi;
+	s->phase = PH_TCP;
+	s->cert_failed = 0;
+	if (!lws_client_connect_via_info(&ci) && s->state != ST_CLOSED)
+		set_closed(s, EI_ECONNECT, "cannot connect to %s:%d", s->url.host, s->url.port);
+	if (s->state == ST_CLOSED)
+		s->wsi = NULL;
+}
+
+static void *resolve_main(void *arg)
+{
+	ei_resolve *r = arg;
+	struct addrinfo hints, *res = NULL;
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_ADDRCONFIG;
+	r->err = getaddrinfo(r->host, r->port, &hints, &res);
+	if (!r->err) {
+		const void *a = res->ai_family == AF_INET6 ? (const void *)&((struct sockaddr_in6 *)res->ai_addr)->sin6_addr
+							   : (const void *)&((struct sockaddr_in *)res->ai_addr)->sin_addr;
+		inet_ntop(res->ai_family, a, r->addr, sizeof r->addr);
+		freeaddrinfo(res);
+	}
+	atomic_store(&r->done, 1);
+	uint64_t one = 1;
+	ssize_t n = write(r->efd, &one, sizeof one);
+	(void)n;
+	release_resolve(r);
+	return NULL;
+}
+
+static int start_resolve(ei_socket *s)
+{
+	ei_resolve *r = calloc(1, sizeof *r);
+	if (!r)
+		return -1;
+	r->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	atomic_init(&r->refs, 2);
+	atomic_init(&r->done, 0);
+	snprintf(r->host, sizeof r->host, "%s", s->url.host);
+	snprintf(r->port, sizeof r->port, "%d", s->url.port);
+	pthread_attr_t attr;
+	pthread_t th;
+	int ok = r->efd >= 0 && pthread_attr_init(&attr) == 0;
+	if (ok) {
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		ok = pthread_create(&th, &attr, resolve_main, r) == 0;
+		pthread_attr_destroy(&attr);
+	}
+	if (!ok) {
+		if (r->efd >= 0)
+			close(r->efd);
+		free(r);
+		return -1;
+	}
+	s->resolve = r;
+	s->phase = PH_RESOLVING;
+	return 0;
+}
+
+static void on_resolved(ei_socket *s)
+{
+	ei_resolve *r = s->resolve;
+	if (!atomic_load(&r->done))
+		return;
+	unwatch(s, r->efd);
+	s->fd = -1;
+	s->fd_events = 0;
+	s->resolve = NULL;
+	if (r->err)
+		set_closed(s, EI_ECONNECT, "cannot resolve %s: %s", s->url.host, gai_strerror(r->err));
+	else
+		start_lws(s, r->addr);
+	release_resolve(r);
+}
+
+static int is_numeric_host(const char *host)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+	return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
+}
+
+/* ---- The watch --------------------------------------------------------- */
+
+static void watch_ready(ei_watch *w, int fd, unsigned revents)
+{
+	ei_socket *s = of_watch(w);
+	(void)revents;
+	if (s->resolve && fd == s->resolve->efd) {
+		on_resolved(s);
+		sync_fds(s);
+		return;
+	}
+	if (s->ctx)
+		service(s, ei_now_ms());
+}
+
+static int lws_wants_service(ei_socket *s)
+{
+	return s->ctx && lws_service_adjust_timeout(s->ctx, 1, 0) == 0;
+}
+
+static int64_t earliest(int64_t a, int64_t b)
+{
+	return a < 0 ? b : b < 0 ? a : a < b ? a : b;
+}
+
+static int64_t watch_deadline(ei_watch *w)
+{
+	ei_socket *s = of_watch(w);
+	if (s->state == ST_CONNECTING) {
+		if (lws_wants_service(s))
+			return ei_now_ms();
+		return earliest(s->connect_due, s->lws_due);
+	}
+	if (s->state != ST_OPEN)
+		return -1;
+	if (lws_wants_service(s) || out_pending(s))
+		return ei_now_ms();
+	int64_t d = earliest(s->next_ping, s->lws_due);
+	return s->rx_stopped || !s->idle_ms ? d : earliest(d, s->last_rx + s->idle_ms);
+}
+
+static void check_timers(ei_socket *s, int64_t now)
+{
+	if (s->state == ST_CONNECTING && now >= s->connect_due) {
+		if (s->phase == PH_WEBSOCKET)
+			set_closed(s, EI_ETIMEDOUT, "no hello from the server within %gs", s->hello_ms / 1000.0);
+		else
+			set_closed(s, EI_ECONNECT, "cannot connect to %s:%d: timed out after %gs", s->url.host, s->url.port,
+				   s->hello_ms / 1000.0);
+		drop_connection(s);
+		return;
+	}
+	if (s->state != ST_OPEN)
+		return;
+	if (s->idle_ms && !s->rx_stopped && now >= s->last_rx + s->idle_ms) {
+		set_closed(s, EI_ETIMEDOUT, "nothing from the server for %gs", s->idle_ms / 1000.0);
+		drop_connection(s);
+		return;
+	}
+	if (now >= s->next_ping) {
+		send_text(s, "2", 1);
+		s->stats.pings_sent++;
+		s->next_ping = now + s->ping_ms;
+	}
+}
+
+static void watch_tick(ei_watch *w, int64_t now)
+{
+	ei_socket *s = of_watch(w);
+	check_timers(s, now);
+	if (s->ctx && s->wsi && (out_pending(s) || (s->lws_due >= 0 && now >= s->lws_due) || lws_wants_service(s)))
+		service(s, now);
+	else if (s->state == ST_CLOSED && s->wsi == NULL && s->fd >= 0)
+		sync_fds(s);
+}
+
+static void watch_orphan(ei_watch *w)
+{
+	ei_socket *s = of_watch(w);
+	s->poll = NULL;
+	s->fd = -1;
+	destroy_context(s);
+	set_closed(s, EI_ECLOSED, "the client was closed");
+}
+
+/* ---- Lua --------------------------------------------------------------- */
+
+static ei_socket *check_socket(lua_State *L)
+{
+	ei_socket *s = luaL_checkudata(L, 1, EI_SOCKET_MT);
+	if (s->closed)
+		luaL_error(L, "attempt to use a closed " EI_SOCKET_MT);
+	return s;
+}
+
+static int64_t check_job(lua_State *L, int idx)
+{
+	lua_Integer id = luaL_checkinteger(L, idx);
+	luaL_argcheck(L, id >= 0, idx, "job id must be a non-negative integer");
+	return (int64_t)id;
+}
+
+static double opt_seconds(lua_State *L, int idx, const char *key, double def)
+{
+	lua_getfield(L, idx, key);
+	double v = lua_isnil(L, -1) ? def : luaL_checknumber(L, -1);
+	lua_pop(L, 1);
+	if (!(v >= 0 && v < 1e9))
+		luaL_error(L, "bad option '%s' (a number of seconds >= 0 expected)", key);
+	return v;
+}
+
+static size_t opt_size(lua_State *L, int idx, const char *key, size_t def)
+{
+	lua_getfield(L, idx, key);
+	lua_Integer v = lua_isnil(L, -1) ? (lua_Integer)def : luaL_checkinteger(L, -1);
+	lua_pop(L, 1);
+	if (v <= 0)
+		luaL_error(L, "bad option '%s' (a positive integer expected)", key);
+	return (size_t)v;
+}
+
+static void read_options(lua_State *L, int idx, ei_socket *s)
+{
+	s->max_queue = DEFAULT_MAX_QUEUE;
+	s->max_queue_bytes = DEFAULT_MAX_QUEUE_BYTES;
+	s->max_frame = DEFAULT_MAX_FRAME;
+	s->ping_ms = DEFAULT_PING_MS;
+	s->hello_ms = DEFAULT_HELLO_MS;
+	s->idle_ms = DEFAULT_IDLE_MS;
+	if (lua_isnoneornil(L, idx))
+		return;
+	luaL_checktype(L, idx, LUA_TTABLE);
+	s->max_queue = opt_size(L, idx, "max_queue", s->max_queue);
+	s->max_queue_bytes = opt_size(L, idx, "max_queue_bytes", s->max_queue_bytes);
+	s->max_frame = opt_size(L, idx, "max_frame", s->max_frame);
+	s->ping_ms = (int64_t)(opt_seconds(L, idx, "ping_interval", s->ping_ms / 1000.0) * 1000);
+	s->hello_ms = (int64_t)(opt_seconds(L, idx, "hello_timeout", s->hello_ms / 1000.0) * 1000);
+	s->idle_ms = (int64_t)(opt_seconds(L, idx, "idle_timeout", s->idle_ms / 1000.0) * 1000);
+	if (s->ping_ms < 10)
+		luaL_error(L, "bad option 'ping_interval' (at least 0.01 s)");
+}
+
+/* core.socket(client [, opts]) */
+static int socket_new(lua_State *L)
+{
+	ei_client *c = ei_client_check(L, 1);
+	lua_settop(L, 2);
+	ei_socket *s = lua_newuserdatauv(L, sizeof *s, 1);
+	memset(s, 0, sizeof *s);
+	s->fd = -1;
+	s->lws_due = -1;
+	s->closed = 1; /* until fully set up, so __gc is harmless */
+	luaL_setmetatable(L, EI_SOCKET_MT);
+	read_options(L, 2, s);
+	lua_pushvalue(L, 1);
+	lua_setiuservalue(L, -2, 1); /* the client lives as long as its socket */
+	s->watch = (ei_watch){ .ready = watch_ready, .deadline = watch_deadline, .tick = watch_tick, .orphan = watch_orphan };
+	s->poll = ei_client_poll(c);
+	ei_poll_attach(s->poll, &s->watch);
+	s->closed = 0;
+	return 1;
+}
+
+static void copy_opt(char *dst, size_t size, const char *src)
+{
+	snprintf(dst, size, "%s", src ? src : "");
+}
+
+/* sock:connect(url): true, or nil, message, code when it failed at once. */
+static int socket_connect(lua_State *L)
+{
+	ei_socket *s = check_socket(L);
+	const char *url = luaL_checkstring(L, 2);
+	lua_getiuservalue(L, 1, 1);
+	ei_client *c = ei_client_check(L, -1);
+	lua_pop(L, 1);
+	if (!s->poll)
+		return luaL_error(L, "the client of this socket is closed");
+	drop_connection(s);
+	free_url(&s->url);
+	const char *bad = parse_url(url, &s->url);
+	if (bad) {
+		free_url(&s->url);
+		return luaL_argerror(L, 2, bad);
+	}
+	copy_opt(s->ca_file, sizeof s->ca_file, ei_client_ca_file(c));
+	copy_opt(s->user_agent, sizeof s->user_agent, ei_client_user_agent(c));
+	s->state = ST_CONNECTING;
+	s->code = NULL;
+	s->msg[0] = 0;
+	s->connect_due = ei_now_ms() + s->hello_ms;
+	s->lws_due = -1;
+	if (is_numeric_host(s->url.host))
+		start_lws(s, s->url.host);
+	else if (start_resolve(s) < 0)
+		set_closed(s, EI_ECONNECT, "cannot start resolving %s", s->url.host);
+	s->lws_due = ei_now_ms();
+	sync_fds(s);
+	if (s->state == ST_CLOSED)
+		return ei_fail(L, s->code, "%s", s->msg);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* sock:state() -> "idle" | "connecting" | "open" | "closed", message, code */
+static int socket_state(lua_State *L)
+{
+	ei_socket *s = check_socket(L);
+	lua_pushstring(L, state_names[s->state]);
+	if (s->state != ST_CLOSED)
+		return 1;
+	lua_pushstring(L, s->msg);
+	lua_pushstring(L, s->code);
+	return 3;
+}
+
+/* sock:follow(job_id): subscribe now if open, and after every reconnect. */
+static int socket_follow(lua_State *L)
+{
+	ei_socket *s = check_socket(L);
+	int64_t job = check_job(L, 2);
+	if (find_job(s, job)) {
+		lua_pushboolean(L, 1);
+		return 1;
+	}
+	if (s->n_jobs == s->cap_jobs) {
+		size_t cap = s->cap_jobs ? s->cap_jobs * 2 : 4;
+		ei_stream **jobs = realloc(s->jobs, cap * sizeof *jobs);
+		if (!jobs)
+			return luaL_error(L, "out of memory");
+		s->jobs = jobs;
+		s->cap_jobs = cap;
+	}
+	ei_stream *st = malloc(sizeof *st);
+	if (!st)
+		return luaL_error(L, "out of memory");
+	ei_stream_init(st, job, s->max_frame);
+	s->jobs[s->n_jobs++] = st;
+	if (s->state == ST_OPEN) {
+		subscribe(s, st);
+		sync_fds(s);
+	}
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static void free_job(ei_stream *st)
+{
+	ei_stream_free(st);
+	free(st);
+}
+
+static int socket_unfollow(lua_State *L)
+{
+	ei_socket *s = check_socket(L);
+	int64_t job = check_job(L, 2);
+	for (size_t i = 0; i < s->n_jobs; i++)
+		if (s->jobs[i]->job == job) {
+			free_job(s->jobs[i]);
+			s->jobs[i] = s->jobs[--s->n_jobs];
+			break;
+		}
+	maybe_resume(s);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static const char *const event_types[] = { "log", "progress", "metrics", "ended" };
+
+/* A metric value as a Lua number: nan and inf too. */
+static void push_metric_value(lua_State *L, const char *p, size_t n)
+{
+	char buf[64];
+	const char *q = p + (n && (*p == '-' || *p == '+'));
+	double sign = n && *p == '-' ? -1.0 : 1.0;
+	if ((*q | 0x20) == 'n') {
+		lua_pushnumber(L, (lua_Number)NAN);
+		return;
+	}
+	if ((*q | 0x20) == 'i') {
+		lua_pushnumber(L, (lua_Number)(sign * HUGE_VAL));
+		return;
+	}
+	snprintf(buf, sizeof buf, "%.*s", (int)(n < sizeof buf ? n : sizeof buf - 1), p);
+	if (!lua_stringtonumber(L, buf))
+		lua_pushnumber(L, (lua_Number)strtod(buf, NULL));
+}
+
+static void push_metrics(lua_State *L, const char *line, size_t len)
+{
+	static const char *const reserved[] = { "type", "job", "epoch" };
+	size_t pos = 0;
+	ei_metric m;
+	while (ei_line_metric_next(line, len, &pos, &m)) {
+		int skip = 0;
+		for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
+			skip |= strlen(reserved[i]) == m.name_len && memcmp(reserved[i], m.name, m.name_len) == 0;
+		if (skip)
+			continue;
+		lua_pushlstring(L, m.name, m.name_len);
+		push_metric_value(L, m.value, m.value_len);
+		lua_rawset(L, -3);
+	}
+}
+
+static void push_event(lua_State *L, const ei_stream *st, const ei_sev *e)
+{
+	lua_createtable(L, 0, 6);
+	lua_pushstring(L, event_types[e->type]);
+	lua_setfield(L, -2, "type");
+	lua_pushinteger(L, (lua_Integer)st->job);
+	lua_setfield(L, -2, "job");
+	switch (e->type) {
+	case EI_SEV_LOG:
+		lua_pushlstring(L, ei_stream_text(st, e), e->len);
+		lua_setfield(L, -2, "line");
+		break;
+	case EI_SEV_PROGRESS:
+		lua_pushinteger(L, (lua_Integer)e->epoch);
+		lua_setfield(L, -2, "epoch");
+		lua_pushinteger(L, (lua_Integer)e->epochs);
+		lua_setfield(L, -2, "epochs");
+		lua_pushnumber(L, (lua_Number)e->epoch / (lua_Number)e->epochs);
+		lua_setfield(L, -2, "fraction");
+		break;
+	case EI_SEV_METRICS:
+		if (e->has_epoch) {
+			lua_pushinteger(L, (lua_Integer)e->epoch);
+			lua_setfield(L, -2, "epoch");
+		}
+		push_metrics(L, ei_stream_text(st, e), e->len);
+		break;
+	default:
+		lua_pushboolean(L, e->success);
+		lua_setfield(L, -2, "success");
+		break;
+	}
+}
+
+/* sock:next(job_id) -> event table or nil */
+static int socket_next(lua_State *L)
+{
+	ei_socket *s = check_socket(L);
+	ei_stream *st = find_job(s, check_job(L, 2));
+	const ei_sev *e = st ? ei_stream_peek(st) : NULL;
+	if (!e) {
+		lua_pushnil(L);
+		return 1;
+	}
+	push_event(L, st, e);
+	ei_stream_pop(st);
+	maybe_resume(s);
+	return 1;
+}
+
+/* sock:drain(job_id [, max]) -> array of up to max events (all by default) */
+static int socket_drain(lua_State *L)
+{
+	ei_socket *s = check_socket(L);
+	ei_stream *st = find_job(s, check_job(L, 2));
+	lua_Integer max = luaL_optinteger(L, 3, LUA_MAXINTEGER);
+	luaL_argcheck(L, max >= 0, 3, "must be >= 0");
+	size_t n = st ? ei_stream_queued(st) : 0;
+	if ((lua_Unsigned)max < n)
+		n = (size_t)max;
+	lua_createtable(L, n > INT32_MAX ? INT32_MAX : (int)n, 0);
+	for (size_t i = 1; i <= n; i++) {
+		push_event(L, st, ei_stream_peek(st));
+		ei_stream_pop(st);
+		lua_rawseti(L, -2, (lua_Integer)i);
+	}
+	maybe_resume(s);
+	return 1;
+}
+
+static int socket_queued(lua_State *L)
+{
+	ei_socket *s = check_socket(L);
+	ei_stream *st = find_job(s, check_job(L, 2));
+	lua_pushinteger(L, st ? (lua_Integer)ei_stream_queued(st) : 0);
+	return 1;
+}
+
+/* sock:position(job_id) -> last timestamp or nil, bytes received */
+static int socket_position(lua_State *L)
+{
+	ei_socket *s = check_socket(L);
+	ei_stream *st = find_job(s, check_job(L, 2));
+	if (st && st->has_ts) {
+		double ts = st->last_ts;
+		if (ts == floor(ts) && fabs(ts) < 9007199254740992.0)
+			lua_pushinteger(L, (lua_Integer)ts);
+		else
+			lua_pushnumber(L, ts);
+	} else {
+		lua_pushnil(L);
+	}
+	lua_pushinteger(L, st ? (lua_Integer)st->total : 0);
+	return 2;
+}
+
+static ei_stream *check_followed(lua_State *L, ei_socket *s)
+{
+	ei_stream *st = find_job(s, check_job(L, 2));
+	if (!st)
+		luaL_argerror(L, 2, "job is not followed");
+	return st;
+}
+
+/* sock:feed(job_id, text): log text from elsewhere (REST back-fill), parsed
+ * like received text and counted in position(). */
+static int socket_feed(lua_State *L)
+{
+	ei_socket *s = check_socket(L);
+	ei_stream *st = check_followed(L, s);
+	size_t len;
+	const char *text = luaL_checklstring(L, 3, &len);
+	if (ei_stream_backfill(st, text, len) < 0)
+		return luaL_error(L, "out of memory");
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* sock:flush(job_id): deliver a partial last line. */
+static int socket_flush(lua_State *L)
+{
+	ei_socket *s = check_socket(L);
+	ei_stream *st = check_followed(L, s);
+	if (ei_stream_flush(st) < 0)
+		return luaL_error(L, "out of memory");
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static int socket_stats(lua_State *L)
+{
+	ei_socket *s = check_socket(L);
+	const struct {
+		const char *name;
+		uint64_t value;
+	} fields[] = {
+		{ "frames", s->stats.frames },
+		{ "bytes", s->stats.bytes },
+		{ "malformed", s->stats.malformed },
+		{ "ignored", s->stats.ignored },
+		{ "dropped_duplicates", s->stats.dropped_duplicates },
+		{ "duplicate_bytes", s->stats.duplicate_bytes },
+		{ "connects", s->stats.connects },
+		{ "pings_sent", s->stats.pings_sent },
+		{ "pongs_received", s->stats.pongs_received },
+		{ "pings_received", s->stats.pings_received },
+		{ "flow_stops", s->stats.flow_stops },
+		{ "queued", queued_events(s) },
+		{ "queued_bytes", queued_bytes(s) },
+	};
+	lua_createtable(L, 0, (int)(sizeof fields / sizeof *fields) + 1);
+	for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
+		lua_pushinteger(L, (lua_Integer)fields[i].value);
+		lua_setfield(L, -2, fields[i].name);
+	}
+	lua_pushboolean(L, s->rx_stopped);
+	lua_setfield(L, -2, "reading_paused");
+	return 1;
+}
+
+static int socket_close(lua_State *L)
+{
+	ei_socket *s = luaL_checkudata(L, 1, EI_SOCKET_MT);
+	if (s->closed) {
+		lua_pushboolean(L, 1);
+		return 1;
+	}
+	destroy_context(s);
+	if (s->poll)
+		ei_poll_detach(s->poll, &s->watch);
+	s->poll = NULL;
+	for (size_t i = 0; i < s->n_jobs; i++)
+		free_job(s->jobs[i]);
+	free(s->jobs);
+	s->jobs = NULL;
+	s->n_jobs = s->cap_jobs = 0;
+	ei_bytes_free(&s->rx);
+	ei_bytes_free(&s->scratch);
+	ei_bytes_free(&s->out);
+	free(s->tx);
+	s->tx = NULL;
+	free_url(&s->url);
+	s->closed = 1;
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static int socket_tostring(lua_State *L)
+{
+	ei_socket *s = luaL_checkudata(L, 1, EI_SOCKET_MT);
+	if (s->closed)
+		lua_pushfstring(L, EI_SOCKET_MT " (closed): %p", (void *)s);
+	else if (s->url.header[0])
+		lua_pushfstring(L, EI_SOCKET_MT " (%s %s): %p", state_names[s->state], s->url.header, (void *)s);
+	else
+		lua_pushfstring(L, EI_SOCKET_MT " (%s): %p", state_names[s->state], (void *)s);
+	return 1;
+}
+
+void ei_socket_open(lua_State *L)
+{
+	static const luaL_Reg methods[] = {
+		{ "connect", socket_connect }, { "state", socket_state },   { "follow", socket_follow },
+		{ "unfollow", socket_unfollow }, { "next", socket_next },   { "drain", socket_drain },
+		{ "queued", socket_queued },   { "position", socket_position }, { "feed", socket_feed },
+		{ "flush", socket_flush },     { "stats", socket_stats },   { "close", socket_close },
+		{ NULL, NULL },
+	};
+	static const luaL_Reg metamethods[] = {
+		{ "__gc", socket_close }, { "__close", socket_close }, { "__tostring", socket_tostring }, { NULL, NULL },
+	};
+	luaL_newmetatable(L, EI_SOCKET_MT);
+	luaL_setfuncs(L, metamethods, 0);
+	luaL_newlib(L, methods);
+	lua_setfield(L, -2, "__index");
+	lua_pop(L, 1);
+	lua_pushcfunction(L, socket_new);
+	lua_setfield(L, -2, "socket");
+}
