@@ -89,3 +89,19 @@ test('extract-schema --check: fresh output passes, a changed input is reported s
   assert.match(stale.stderr, /stale/);
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+test('endless standard input (</dev/zero) is not spun on', { skip: !fs.existsSync('/dev/zero') && 'no /dev/zero' }, async () => {
+  const { spawn } = require('child_process');
+  const zero = fs.openSync('/dev/zero', 'r');
+  const child = spawn(process.execPath, [path.join(STUDIO, 'studio-sim')], { stdio: [zero, 'pipe', 'pipe'] });
+  fs.closeSync(zero);
+  let err = '';
+  child.stderr.on('data', (d) => { err += d; });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  try {
+    await withTimeout(new Promise((resolve) => child.stderr.on('data', () => err.includes('never ends') && resolve())), 10000, 'warning');
+  } finally {
+    child.kill('SIGTERM');
+    await withTimeout(exited, 5000, 'exit');
+  }
+});
