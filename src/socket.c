@@ -702,8 +702,11 @@ static int make_context(ei_socket *s)
 	info.connect_timeout_secs = (unsigned)((s->hello_ms + 999) / 1000);
 	if (s->url.tls) {
 		info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-		if (s->ca_file[0])
+		/* Like libcurl's CAINFO, a CA file replaces the system's roots. */
+		if (s->ca_file[0]) {
+			info.options |= LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
 			info.client_ssl_ca_filepath = s->ca_file;
+		}
 	}
 	s->ctx = lws_create_context(&info);
 	s->ctx_tls = s->url.tls;
@@ -728,6 +731,7 @@ static void start_lws(ei_socket *s, const char *address)
 	ci.ietf_version_or_minus_one = -1;
 	ci.pwsi = &s->wsi;
 	s->phase = PH_TCP;
+	s->lws_due = ei_now_ms();
 	s->cert_failed = 0;
 	if (!lws_client_connect_via_info(&ci) && s->state != ST_CLOSED)
 		set_closed(s, EI_ECONNECT, "cannot connect to %s:%d", s->url.host, s->url.port);
@@ -844,7 +848,7 @@ static int64_t watch_deadline(ei_watch *w)
 	}
 	if (s->state != ST_OPEN)
 		return -1;
-	if (lws_wants_service(s) || out_pending(s))
+	if (lws_wants_service(s))
 		return ei_now_ms();
 	int64_t d = earliest(s->next_ping, s->lws_due);
 	return s->rx_stopped || !s->idle_ms ? d : earliest(d, s->last_rx + s->idle_ms);
@@ -1006,7 +1010,6 @@ static int socket_connect(lua_State *L)
 		start_lws(s, s->url.host);
 	else if (start_resolve(s) < 0)
 		set_closed(s, EI_ECONNECT, "cannot start resolving %s", s->url.host);
-	s->lws_due = ei_now_ms();
 	sync_fds(s);
 	if (s->state == ST_CLOSED)
 		return ei_fail(L, s->code, "%s", s->msg);

@@ -167,6 +167,7 @@ function upgrade(sock, head) {
 }
 
 function serve(sock) {
+  sock.setNoDelay(true);
   let buf = Buffer.alloc(0);
   let mode = null;
   sock.on('error', () => {});
