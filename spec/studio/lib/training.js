@@ -190,7 +190,7 @@ function planTraining(cfg, { seed, failJob, hugeLine }) {
   say('', 0);
   say('Job completed (success)', 0.2);
   const last = hist[hist.length - 1];
-  return { lines, success: true, result: { history: hist, final: last, rng } };
+  return { lines, success: true, result: { history: hist, final: last } };
 }
 
 function invalidPlan(message) {

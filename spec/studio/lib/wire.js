@@ -37,7 +37,8 @@ function encodeFrames(items) {
 }
 
 class Wire {
-  // onLimit(): called once when `limit` frames have been sent (see dropAfter).
+  // `limit`/`onLimit`: onLimit() is called once when `limit` frames have been sent
+  // (the dropSocket knob, set up in socket.js).
   constructor(engineSocket) {
     this.engine = engineSocket;
     this.pending = []; // items waiting for engine.io's buffer to drain
