@@ -470,6 +470,18 @@ describe("a socket facing unusual servers", function()
     sock:close()
   end)
 
+  it("delivers a last line without newline before the end of the job, and the end once", function()
+    local sock, events = run("tail")
+    pump(client, 0.1, function() return false end)
+    for _, ev in ipairs(sock:drain(4242)) do events[#events + 1] = ev end
+    assert.same({
+      { type = "log", job = 4242, line = "first line" },
+      { type = "log", job = 4242, line = "last line without a newline" },
+      { type = "ended", job = 4242, success = true },
+    }, events)
+    sock:close()
+  end)
+
   it("drops what a resume at the same timestamp repeats", function()
     local sock, events = run("inclusive")
     assert.same(expected(), logged(events))

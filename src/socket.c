@@ -1,20 +1,26 @@
 /* The Studio websocket (`ei.Socket`): one libwebsockets connection that
  * follows job logs, serviced from the client's epoll set without blocking.
  *
- * Threading and callbacks: libwebsockets callbacks only fill C buffers and the
- * per-job queues of stream.c; Lua tables are built in next/drain. The only
- * thread is the short-lived resolver (getaddrinfo blocks; lws 4.1 here has no
- * async DNS), which shares nothing but its own job record with us.
+ * Servicing: the lws socket joins the client's epoll set; when it is ready, or
+ * a timer of ours is due, lws_service(ctx, -1) runs lws once without waiting
+ * (its own zero-timeout poll, its timers, its buffered input). The deadline
+ * covers the hello and ping timers and, while connecting, lws's timers.
  *
- * Each socket owns its lws context: the TLS settings (CA file) and the
- * callback's user pointer are per context in lws 4.1, the context is cheap
- * next to a TLS handshake, and sockets (one per project) stay independent.
+ * Callbacks only fill C buffers and the per-job queues of stream.c; Lua tables
+ * are built in next/drain. The only thread is the short-lived resolver
+ * (getaddrinfo blocks; lws 4.1 here has no async DNS), which shares nothing
+ * but its own record with us.
+ *
+ * Each socket owns its lws context, created at the first connect and kept
+ * across reconnects: the TLS settings (CA file) and the callback's user pointer
+ * are per context in lws 4.1, and sockets (one per project) stay independent.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -58,6 +64,9 @@ typedef struct {
 	uint64_t connects, pings_sent, pongs_received, pings_received, flow_stops;
 } ei_socket_stats;
 
+#define MAX_ADDRS 4
+typedef char ei_addr[INET6_ADDRSTRLEN];
+
 /* A name resolution running in its own thread. Both sides hold a reference;
  * the thread signals `efd` when `done`. */
 typedef struct {
@@ -66,7 +75,8 @@ typedef struct {
 	int efd;
 	int err;
 	char host[256], port[8];
-	char addr[INET6_ADDRSTRLEN];
+	ei_addr addrs[MAX_ADDRS];
+	int n_addrs;
 } ei_resolve;
 
 typedef struct {
@@ -97,6 +107,8 @@ typedef struct ei_socket {
 	int ctx_tls;
 	struct lws *wsi;
 	ei_phase phase;
+	ei_addr addrs[MAX_ADDRS]; /* tried in order until TCP connects */
+	int n_addrs, next_addr, try_next;
 	int cert_failed;
 	int fd;
 	unsigned fd_events;
@@ -104,6 +116,7 @@ typedef struct ei_socket {
 
 	int64_t connect_due, next_ping, last_rx, lws_due;
 	int rx_stopped;
+	uint64_t rx_bytes; /* read from the websocket, complete messages or not */
 	int in_message, message_binary;
 	ei_bytes rx, scratch;
 	ei_bytes out; /* [u32 length][bytes] records */
@@ -401,6 +414,7 @@ static int on_receive(ei_socket *s, struct lws *wsi, const char *in, size_t len)
 		s->in_message = 1;
 	}
 	s->last_rx = ei_now_ms();
+	s->rx_bytes += len;
 	size_t ahead = final ? 0 : lws_remaining_packet_payload(wsi);
 	if (s->rx.len + len + ahead > s->max_frame) {
 		set_closed(s, EI_EPROTO, "the server sent a message of more than %zu bytes", s->max_frame);
@@ -434,6 +448,8 @@ static void on_connection_error(ei_socket *s, struct lws *wsi, const char *why)
 		set_closed(s, EI_ECONNECT,
 			   "TLS certificate of %s not accepted (untrusted issuer, self-signed, expired or another host name)",
 			   s->url.host);
+	else if (s->phase == PH_TCP && s->next_addr < s->n_addrs)
+		s->try_next = 1;
 	else
 		set_closed(s, EI_ECONNECT, "cannot connect to %s:%d: %s", s->url.host, s->url.port, why);
 }
@@ -563,12 +579,16 @@ static void sync_fds(ei_socket *s)
 	}
 }
 
+static void start_lws(ei_socket *s);
+
 static void service(ei_socket *s, int64_t now)
 {
 	for (int i = 0; i < SERVICE_ROUNDS && s->ctx; i++) {
-		uint64_t before = s->stats.bytes + s->stats.frames;
+		uint64_t before = s->rx_bytes;
 		lws_service(s->ctx, -1);
-		if (!s->wsi || s->rx_stopped || s->stats.bytes + s->stats.frames == before)
+		if (s->try_next)
+			start_lws(s);
+		if (!s->wsi || s->rx_stopped || s->rx_bytes == before)
 			break;
 	}
 	s->lws_due = s->phase == PH_NONE || s->phase == PH_WEBSOCKET ? -1 : now + CONNECTING_POLL_MS;
@@ -713,7 +733,8 @@ static int make_context(ei_socket *s)
 	return s->ctx ? 0 : -1;
 }
 
-static void start_lws(ei_socket *s, const char *address)
+/* Connect to the next address of the host. */
+static void start_lws(ei_socket *s)
 {
 	if (make_context(s) < 0) {
 		set_closed(s, EI_ECONNECT, "cannot create the websocket context");
@@ -722,17 +743,16 @@ static void start_lws(ei_socket *s, const char *address)
 	struct lws_client_connect_info ci;
 	memset(&ci, 0, sizeof ci);
 	ci.context = s->ctx;
-	ci.address = address;
+	ci.address = s->addrs[s->next_addr++];
 	ci.port = s->url.port;
 	ci.path = s->url.path;
 	ci.host = s->url.header;
-	ci.origin = s->url.header;
 	ci.ssl_connection = s->url.tls ? LCCSCF_USE_SSL : 0;
 	ci.ietf_version_or_minus_one = -1;
 	ci.pwsi = &s->wsi;
 	s->phase = PH_TCP;
 	s->lws_due = ei_now_ms();
-	s->cert_failed = 0;
+	s->cert_failed = s->try_next = 0;
 	if (!lws_client_connect_via_info(&ci) && s->state != ST_CLOSED)
 		set_closed(s, EI_ECONNECT, "cannot connect to %s:%d", s->url.host, s->url.port);
 	if (s->state == ST_CLOSED)
@@ -748,12 +768,14 @@ static void *resolve_main(void *arg)
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_ADDRCONFIG;
 	r->err = getaddrinfo(r->host, r->port, &hints, &res);
-	if (!r->err) {
-		const void *a = res->ai_family == AF_INET6 ? (const void *)&((struct sockaddr_in6 *)res->ai_addr)->sin6_addr
-							   : (const void *)&((struct sockaddr_in *)res->ai_addr)->sin_addr;
-		inet_ntop(res->ai_family, a, r->addr, sizeof r->addr);
-		freeaddrinfo(res);
+	for (const struct addrinfo *ai = r->err ? NULL : res; ai && r->n_addrs < MAX_ADDRS; ai = ai->ai_next) {
+		const void *a = ai->ai_family == AF_INET6 ? (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr
+							  : (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr;
+		if (inet_ntop(ai->ai_family, a, r->addrs[r->n_addrs], sizeof r->addrs[0]))
+			r->n_addrs++;
 	}
+	if (!r->err)
+		freeaddrinfo(res);
 	atomic_store(&r->done, 1);
 	uint64_t one = 1;
 	ssize_t n = write(r->efd, &one, sizeof one);
@@ -774,10 +796,15 @@ static int start_resolve(ei_socket *s)
 	snprintf(r->port, sizeof r->port, "%d", s->url.port);
 	pthread_attr_t attr;
 	pthread_t th;
+	sigset_t all, old;
 	int ok = r->efd >= 0 && pthread_attr_init(&attr) == 0;
 	if (ok) {
+		/* The host's signals stay with the host's threads. */
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
 		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 		ok = pthread_create(&th, &attr, resolve_main, r) == 0;
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		pthread_attr_destroy(&attr);
 	}
 	if (!ok) {
@@ -800,10 +827,14 @@ static void on_resolved(ei_socket *s)
 	s->fd = -1;
 	s->fd_events = 0;
 	s->resolve = NULL;
-	if (r->err)
-		set_closed(s, EI_ECONNECT, "cannot resolve %s: %s", s->url.host, gai_strerror(r->err));
-	else
-		start_lws(s, r->addr);
+	if (r->err || !r->n_addrs) {
+		set_closed(s, EI_ECONNECT, "cannot resolve %s: %s", s->url.host,
+			   r->err ? gai_strerror(r->err) : "no address");
+	} else {
+		memcpy(s->addrs, r->addrs, sizeof s->addrs);
+		s->n_addrs = r->n_addrs;
+		start_lws(s);
+	}
 	release_resolve(r);
 }
 
@@ -956,7 +987,11 @@ static void read_options(lua_State *L, int idx, ei_socket *s)
 		luaL_error(L, "bad option 'ping_interval' (at least 0.01 s)");
 }
 
-/* core.socket(client [, opts]) */
+/* core.socket(client [, opts]) -> ei.Socket, idle. opts: max_queue (events
+ * queued over all jobs before reading stops, 10000), max_queue_bytes (16 MB),
+ * max_frame (largest message, 16 MB), ping_interval (5 s), hello_timeout
+ * (10 s, also bounds connecting), idle_timeout (60 s without any frame while
+ * open; 0 disables). */
 static int socket_new(lua_State *L)
 {
 	ei_client *c = ei_client_check(L, 1);
@@ -1006,8 +1041,12 @@ static int socket_connect(lua_State *L)
 	s->msg[0] = 0;
 	s->connect_due = ei_now_ms() + s->hello_ms;
 	s->lws_due = -1;
-	if (is_numeric_host(s->url.host))
-		start_lws(s, s->url.host);
+	s->n_addrs = s->next_addr = 0;
+	if (is_numeric_host(s->url.host)) {
+		snprintf(s->addrs[0], sizeof s->addrs[0], "%s", s->url.host);
+		s->n_addrs = 1;
+		start_lws(s);
+	}
 	else if (start_resolve(s) < 0)
 		set_closed(s, EI_ECONNECT, "cannot start resolving %s", s->url.host);
 	sync_fds(s);
@@ -1065,6 +1104,7 @@ static void free_job(ei_stream *st)
 	free(st);
 }
 
+/* sock:unfollow(job_id) -> true; its queued events are dropped. */
 static int socket_unfollow(lua_State *L)
 {
 	ei_socket *s = check_socket(L);
@@ -1188,6 +1228,7 @@ static int socket_drain(lua_State *L)
 	return 1;
 }
 
+/* sock:queued(job_id) -> number of events waiting */
 static int socket_queued(lua_State *L)
 {
 	ei_socket *s = check_socket(L);
@@ -1247,6 +1288,9 @@ static int socket_flush(lua_State *L)
 	return 1;
 }
 
+/* sock:stats() -> counters: frames, bytes, malformed, ignored,
+ * dropped_duplicates, duplicate_bytes, connects, pings_sent, pongs_received,
+ * pings_received, flow_stops, queued, queued_bytes, reading_paused. */
 static int socket_stats(lua_State *L)
 {
 	ei_socket *s = check_socket(L);
@@ -1278,6 +1322,7 @@ static int socket_stats(lua_State *L)
 	return 1;
 }
 
+/* sock:close() -> true; idempotent, also __gc and __close. */
 static int socket_close(lua_State *L)
 {
 	ei_socket *s = luaL_checkudata(L, 1, EI_SOCKET_MT);

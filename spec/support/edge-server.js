@@ -9,8 +9,9 @@
 //   GET /log               the job log every mode streams, as text
 //
 // Tokens: ok, silent, refuse (HTTP 403), e44 (Socket.IO error packet), frag,
-// big-<bytes>, inclusive (drops the first connection mid-log; a resubscription
-// resumes at lastReceivedTimestamp inclusive), escapes, close41.
+// big-<bytes>, tail (a last line without newline), inclusive (drops the first
+// connection mid-log; a resubscription resumes at lastReceivedTimestamp
+// inclusive), escapes, close41.
 
 const crypto = require('crypto');
 const fs = require('fs');
@@ -119,6 +120,14 @@ const modes = {
         sock.write(text(`42${json}`));
       }
       sock.write(finished());
+    },
+  },
+  tail: {
+    hello: true,
+    subscribe: (sock) => {
+      sock.write(data({ data: 'first line\nlast line without a newline', ts: 5 }));
+      sock.write(finished());
+      sock.write(event('job-finished', { jobId: JOB, success: true }));
     },
   },
   inclusive: {
