@@ -838,10 +838,13 @@ static void on_resolved(ei_socket *s)
 	release_resolve(r);
 }
 
-static int is_numeric_host(const char *host)
+/* A literal address needs no resolver: write it to out. */
+static int numeric_host(const char *host, ei_addr out)
 {
 	unsigned char buf[sizeof(struct in6_addr)];
-	return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
+	if (inet_pton(AF_INET, host, buf) == 1)
+		return inet_ntop(AF_INET, buf, out, sizeof(ei_addr)) != NULL;
+	return inet_pton(AF_INET6, host, buf) == 1 && inet_ntop(AF_INET6, buf, out, sizeof(ei_addr)) != NULL;
 }
 
 /* ---- The watch --------------------------------------------------------- */
@@ -1042,8 +1045,7 @@ static int socket_connect(lua_State *L)
 	s->connect_due = ei_now_ms() + s->hello_ms;
 	s->lws_due = -1;
 	s->n_addrs = s->next_addr = 0;
-	if (is_numeric_host(s->url.host)) {
-		snprintf(s->addrs[0], sizeof s->addrs[0], "%s", s->url.host);
+	if (numeric_host(s->url.host, s->addrs[0])) {
 		s->n_addrs = 1;
 		start_lws(s);
 	}
