@@ -21,6 +21,7 @@ local function check_options(opts)
     api_key = "string", jwt = "string", jwt_cookie = "string", bearer = "string", oauth2 = "table",
     host = "string", timeout = "number", retries = "number", wait = "function", ca_file = "string",
     user_agent = "string", insecure = "boolean", on_warning = "function", backoff = "number",
+    status_interval = "number",
   }
   for k, v in pairs(opts) do
     local want = known[k]
@@ -51,6 +52,7 @@ function Client.new(opts)
     timeout = opts.timeout or 30,
     retries = opts.retries or 3,
     backoff = opts.backoff or 0.5,
+    status_interval = opts.status_interval,
     waiter = opts.wait,
     on_warning = opts.on_warning or function(msg) io.stderr:write("ei: warning: ", msg, "\n") end,
     warned = {},
@@ -189,7 +191,7 @@ local function error_text(body)
 end
 
 -- Turn a finished exchange into a decoded body or nil, msg, code.
-local function interpret(self, method, path, status, body)
+local function interpret(self, method, path, status, body, headers)
   local text = error_text(body)
   if status == 401 or status == 403 then
     return self:fail(("%s %s: not authorized (HTTP %d)%s"):format(method, path, status, text and (": " .. text) or ""), "EAUTH")
@@ -199,6 +201,8 @@ local function interpret(self, method, path, status, body)
     return self:fail(("%s %s: HTTP %d"):format(method, path, status), "EHTTP")
   end
   if body == "" then return {} end
+  local content_type = headers and headers["content-type"] or "application/json"
+  if not content_type:find("json", 1, true) then return body end -- e.g. a log download
   local decoded, err = core.decode(body)
   if decoded == nil then return self:fail(("%s %s: malformed JSON in the response: %s"):format(method, path, err), "EPROTO") end
   if type(decoded) == "table" and decoded.success == false then
@@ -251,7 +255,7 @@ function Client:rest(method, path, body, content_type, no_oauth)
     elseif transient_status(status) and attempt < self.retries then
       retry, delay = true, retry_after(headers)
     else
-      return interpret(self, method, path, status, rbody)
+      return interpret(self, method, path, status, rbody, headers)
     end
     self:sleep(delay or backoff(self, attempt))
     attempt = attempt + 1

@@ -110,8 +110,9 @@ local function pop_socket(self)
   end
 end
 
+-- Events already queued (a back-fill among them) come before `finished`.
 local function take(self)
-  return pop_pending(self) or (not self.finished and pop_socket(self)) or nil
+  return pop_pending(self) or pop_socket(self)
 end
 
 local function has_work(self, now)
@@ -182,8 +183,8 @@ function Job:receive(timeout)
     if ev then return ev end
     if self.finished then
       self.done = true
-      local last = self.finished
-      return last
+      if self.stream then self.stream:unfollow(self) end
+      return self.finished
     end
     if self.closed then return nil, ("job %d was closed"):format(self.id), "ECLOSED" end
     local now = core.monotime()
@@ -221,9 +222,9 @@ end
 -- @return false, reason when the job ran and failed
 -- @return nil, message, code when it could not be followed
 function Job:wait(timeout)
-  check_open(self, "wait")
+  if not self.done then check_open(self, "wait") end
   local deadline = timeout and core.monotime() + timeout
-  while true do
+  while not self.done do
     local ev, err, code = self:receive(deadline and math.max(0, deadline - core.monotime()))
     if not ev then
       if err then return nil, err, code end

@@ -27,9 +27,10 @@ end
 -- For user schedulers that speak the pollable protocol: they poll
 -- `pollfd()` for `events()` at most `timeout()` seconds, then resume the
 -- coroutine. Ask `timeout()` again on every turn: it drops to 0 once there is
--- work to do.
+-- work to do. Outside a coroutine it blocks.
 -- @tparam table pollable
 function wait.yield(pollable)
+  if not coroutine.isyieldable() then return wait.block(pollable) end
   coroutine.yield(pollable)
 end
 

@@ -1,0 +1,46 @@
+rockspec_format = "3.0"
+package = "ei-train"
+version = "scm-1"
+source = {
+  url = "git+https://github.com/ei-train/ei-train.git",
+}
+description = {
+  summary = "Drive Edge Impulse Studio model training from Lua",
+  detailed = [[
+    A Lua 5.4 module with a C core (libcurl, cJSON, libwebsockets): start Keras training
+    jobs with parameter tables checked against the Studio API's schemas, and follow them
+    live over the Studio websocket, in plain scripts, coroutines, cqueues, luv or a host's
+    own event loop.
+  ]],
+  license = "MIT",
+  labels = { "edge-impulse", "machine-learning", "websocket", "http" },
+}
+dependencies = {
+  "lua >= 5.4, < 5.5",
+}
+external_dependencies = {
+  CURL = { library = "curl" },
+  CJSON = { header = "cjson/cJSON.h" },
+  WEBSOCKETS = { header = "libwebsockets.h" },
+}
+build = {
+  type = "builtin",
+  modules = {
+    ["ei.core"] = {
+      sources = {
+        "src/core.c", "src/pollset.c", "src/client.c", "src/http.c", "src/json.c",
+        "src/schema.c", "src/gen/spec.c", "src/engineio.c", "src/stream.c", "src/socket.c",
+      },
+      defines = { "_POSIX_C_SOURCE=200809L" },
+      incdirs = { "src", "$(CJSON_INCDIR)/cjson", "$(WEBSOCKETS_INCDIR)" },
+      libdirs = { "$(CURL_LIBDIR)", "$(CJSON_LIBDIR)", "$(WEBSOCKETS_LIBDIR)" },
+      libraries = { "curl", "cjson", "websockets", "pthread" },
+    },
+    ["ei"] = "lua/ei/init.lua",
+    ["ei.client"] = "lua/ei/client.lua",
+    ["ei.job"] = "lua/ei/job.lua",
+    ["ei.stream"] = "lua/ei/stream.lua",
+    ["ei.version"] = "lua/ei/version.lua",
+    ["ei.wait"] = "lua/ei/wait.lua",
+  },
+}

@@ -1,0 +1,208 @@
+-- Following jobs live: every line exactly once, in order, whatever the socket does.
+local helper = require "helper"
+local ei = require "ei"
+
+local function lines_of(text)
+  local list = {}
+  for line in text:gmatch("([^\n]*)\n") do list[#list + 1] = (line:gsub("\r$", "")) end
+  return list
+end
+
+-- Follow a job to its end; returns the events by type and every event in order.
+local function follow(job)
+  local all, by = {}, { log = {}, progress = {}, metrics = {}, connection = {}, finished = {} }
+  for ev in job:updates() do
+    all[#all + 1] = ev
+    assert.equal(job.id, ev.job)
+    table.insert(by[ev.type], ev)
+  end
+  return by, all
+end
+
+local function downloaded(client, sim, job)
+  return lines_of(assert(client:call("downloadJobsLogs", { projectId = sim.project_id, jobId = job.id })))
+end
+
+local function log_lines(by)
+  local list = {}
+  for i, ev in ipairs(by.log) do list[i] = ev.line end
+  return list
+end
+
+local function check_complete(client, sim, job, by, all)
+  assert.same(downloaded(client, sim, job), log_lines(by))
+  assert.equal(1, #by.finished)
+  assert.equal("finished", all[#all].type)
+end
+
+describe("job updates", function()
+  local function run_case(name, scenario, params, expect_success)
+    it(name, function()
+      local sim = helper.studio { scenario = scenario, speed = 300 }
+      local client = sim:client { status_interval = 0.5, backoff = 0.01 }
+      local job = assert(client:train_keras(sim.project_id, sim.learn_id, params or { trainingCycles = 30 }))
+      local by, all = follow(job)
+      check_complete(client, sim, job, by, all)
+      assert.equal(expect_success ~= false, by.finished[1].success)
+      client:close()
+      sim:stop()
+    end)
+  end
+
+  run_case("deliver a 30-epoch job with progress and metrics in a plain script", nil)
+  run_case("lose no line and repeat none when the socket drops every 50 frames",
+    { dropSocket = { afterFrames = 50, every = true } })
+  run_case("skip what a reconnect replays from the start", { dropSocket = { afterFrames = 40 }, replayFromStart = true })
+  run_case("skip a replay without timestamps", { dropSocket = { afterFrames = 40 }, omitTimestamps = true })
+  run_case("take a fresh token when the old one expired before reconnecting",
+    { dropSocket = { afterFrames = 60 }, socketTokenTtl = 1 })
+  run_case("finish through the REST status when job-finished never comes", { noJobFinished = true })
+  run_case("ignore malformed frames and unknown events", { junkFrames = { every = 3 }, unknownEvents = { every = 4 } })
+  run_case("deliver a 1 MB line whole", { hugeLine = { bytes = 1024 * 1024, atEpoch = 2 } }, { trainingCycles = 3 })
+  run_case("report a failed job", { failJob = { atEpoch = 2 } }, { trainingCycles = 5 }, false)
+
+  it("emits progress after the log line it came from and metrics for every epoch", function()
+    local sim = helper.studio { speed = 300 }
+    local client = sim:client()
+    local job = assert(client:train_keras(sim.project_id, sim.learn_id, { trainingCycles = 30 }))
+    local by, all = follow(job)
+    assert.equal(30, #by.progress)
+    assert.equal(30, #by.metrics)
+    for i, ev in ipairs(all) do
+      if ev.type == "progress" then
+        assert.equal(("Epoch %d/%d"):format(ev.epoch, ev.epochs), all[i - 1].line)
+        assert.equal(ev.epoch / ev.epochs, ev.fraction)
+      end
+    end
+    assert.equal(30, by.metrics[30].epoch)
+    assert.is_number(by.metrics[30].val_accuracy)
+    assert.equal("connected", by.connection[1].state)
+    assert.is_true(job:wait())
+    client:close()
+    sim:stop()
+  end)
+
+  it("returns false and a reason from wait for a diverging run", function()
+    local sim = helper.studio { speed = 300 }
+    local client = sim:client()
+    local job = assert(client:train_keras(sim.project_id, sim.learn_id, { trainingCycles = 5, learningRate = 0.9 }))
+    local ok, why = job:wait(30)
+    assert.is_false(ok)
+    assert.is_string(why)
+    client:close()
+    sim:stop()
+  end)
+
+  it("ends a cancelled job as failed", function()
+    local sim = helper.studio { speed = 5 }
+    local client = sim:client()
+    local job = assert(client:train_keras(sim.project_id, sim.learn_id, { trainingCycles = 30 }))
+    assert(job:receive(10))
+    assert(job:cancel())
+    local ok, why = job:wait(30)
+    assert.is_false(ok)
+    assert.equal("canceled", why)
+    client:close()
+    sim:stop()
+  end)
+
+  it("closes the subscription on break", function()
+    local sim = helper.studio { speed = 50 }
+    local client = sim:client()
+    local job = assert(client:train_keras(sim.project_id, sim.learn_id, { trainingCycles = 30 }))
+    for ev in job:updates() do
+      if ev.type == "log" then break end
+    end
+    assert.is_true(job.closed)
+    assert.is_nil(client.sockets[sim.project_id])
+    assert.has_error(function() job:receive() end)
+    client:close()
+    sim:stop()
+  end)
+
+  it("follows 20 jobs at once with ei.run over one websocket", function()
+    local sim = helper.studio { speed = 300 }
+    local client = sim:client()
+    local fns = {}
+    for i = 1, 20 do
+      fns[i] = function()
+        local job = assert(client:train_keras(sim.project_id, sim.learn_id, { trainingCycles = 30 }))
+        local by = follow(job)
+        return { job = job, lines = log_lines(by), finished = #by.finished }
+      end
+    end
+    local results = { ei.run(table.unpack(fns)) }
+    assert.equal(20, #results)
+    for _, r in ipairs(results) do
+      assert.equal(1, r.finished)
+      assert.same(downloaded(client, sim, r.job), r.lines)
+    end
+    assert.equal(1, #sim:records("ws-open"))
+    client:close()
+    sim:stop()
+  end)
+
+  it("follows a job inside a cqueues controller", function()
+    local cqueues = require "cqueues"
+    local sim = helper.studio { speed = 300 }
+    local client = sim:client()
+    local cq = cqueues.new()
+    local lines, other_ran
+    cq:wrap(function()
+      local job = assert(client:train_keras(sim.project_id, sim.learn_id, { trainingCycles = 30 }))
+      lines = log_lines(follow(job))
+      assert.same(downloaded(client, sim, job), lines)
+    end)
+    cq:wrap(function() cqueues.sleep(0.01); other_ran = true end)
+    assert(cq:loop(60))
+    assert.is_true(#lines > 30)
+    assert.is_true(other_ran)
+    client:close()
+    sim:stop()
+  end)
+
+  it("follows a job with the luv waiter", function()
+    local uv = require "luv"
+    local sim = helper.studio { speed = 300 }
+    local client = sim:client { wait = ei.wait.luv }
+    local lines, ticks = nil, 0
+    local timer = uv.new_timer()
+    timer:start(1, 1, function() ticks = ticks + 1 end)
+    coroutine.wrap(function()
+      local job = assert(client:train_keras(sim.project_id, sim.learn_id, { trainingCycles = 30 }))
+      lines = log_lines(follow(job))
+      assert.same(downloaded(client, sim, job), lines)
+      timer:stop()
+      timer:close()
+    end)()
+    uv.run()
+    assert.is_true(#lines > 30)
+    assert.is_true(ticks > 0)
+    client:close()
+    uv.run() -- let libuv finish closing the poll handle of the client's descriptor
+    sim:stop()
+  end)
+
+  it("follows a job from a hand-written scheduler on ei.wait.yield", function()
+    local core = require "ei.core"
+    local sim = helper.studio { speed = 300 }
+    local client = sim:client { wait = ei.wait.yield }
+    local co = coroutine.create(function()
+      local job = assert(client:train_keras(sim.project_id, sim.learn_id, { trainingCycles = 30 }))
+      return log_lines(follow(job)), job
+    end)
+    local ok, p, job = coroutine.resume(co)
+    local turns = 0
+    while coroutine.status(co) ~= "dead" do
+      assert(ok, p)
+      turns = turns + 1
+      core.poll(p:pollfd(), p:events(), p:timeout())
+      ok, p, job = coroutine.resume(co)
+    end
+    assert(ok, p)
+    assert.same(downloaded(client, sim, job), p)
+    assert.is_true(turns > 1)
+    client:close()
+    sim:stop()
+  end)
+end)
