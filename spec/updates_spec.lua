@@ -205,4 +205,24 @@ describe("job updates", function()
     client:close()
     sim:stop()
   end)
+
+  it("unfollows a job whose coroutine was abandoned mid-iteration and collected", function()
+    local sim = helper.studio { speed = 20 }
+    local client = sim:client()
+    local co = coroutine.create(function()
+      local job = assert(client:train_keras(sim.project_id, sim.learn_id, { trainingCycles = 30 }))
+      for ev in job:updates() do coroutine.yield(ev) end
+    end)
+    for _ = 1, 3 do assert(coroutine.resume(co)) end
+    assert.is_table(client.sockets[sim.project_id])
+    co = nil
+    collectgarbage()
+    collectgarbage()
+    assert.is_nil(client.sockets[sim.project_id])
+    assert.is_true(helper.eventually(function()
+      for _, r in ipairs(sim:records("ws-close")) do return true end
+    end, 5))
+    client:close()
+    sim:stop()
+  end)
 end)

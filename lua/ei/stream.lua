@@ -16,7 +16,8 @@ function Stream.of(client, project_id)
   if stream then return stream end
   local sock = core.socket(client.core, { ping_interval = client.ping_interval, hello_timeout = client.hello_timeout })
   stream = setmetatable({
-    client = client, project_id = project_id, sock = sock, jobs = {}, state = "idle",
+    -- Jobs are held weakly: a job nobody holds any more is collected and unfollowed.
+    client = client, project_id = project_id, sock = sock, jobs = setmetatable({}, { __mode = "v" }), state = "idle",
     ever_open = false, attempt = 0, outages = 0, next_attempt = 0, down_since = nil,
   }, Stream)
   client.sockets[project_id] = stream
@@ -63,7 +64,9 @@ end
 --- Stop following a job; the socket closes with its last job.
 -- @local
 function Stream:unfollow(job)
-  if self.jobs[job.id] ~= job then return end
+  local current = self.jobs[job.id]
+  -- A job being collected has already left the weak table.
+  if current ~= nil and current ~= job then return end
   self.jobs[job.id] = nil
   if self.sock then self.sock:unfollow(job.id) end
   if not next(self.jobs) then self:close() end
