@@ -3,18 +3,16 @@ local helper = require "helper"
 local ei = require "ei"
 local core = require "ei.core"
 
--- A one-shot local HTTP server answering every request with a fixed response.
+-- A local HTTP server answering every request with a fixed response.
 local function raw_server(status, content_type, body)
-  local script = ([[
+  local server = helper.node_server(([[
     const http = require('http');
     const s = http.createServer((q, r) => { r.writeHead(%d, {'content-type': %q}); r.end(%q); });
     s.listen(0, '127.0.0.1', () => { console.log(s.address().port); });
     process.stdin.on('end', () => process.exit(0)); process.stdin.resume();
-  ]]):format(status, content_type, body)
-  local out = os.tmpname()
-  local stdin = assert(io.popen(("exec node -e %q > %s"):format(script, out), "w"))
-  local port = helper.eventually(function() return tonumber((helper.read_file(out) or ""):match("%d+")) end, 10)
-  return { url = "http://127.0.0.1:" .. port, stop = function() stdin:close(); os.remove(out) end }
+  ]]):format(status, content_type, body))
+  server.url = "http://127.0.0.1:" .. server.port
+  return server
 end
 
 describe("a client", function()
@@ -184,35 +182,23 @@ describe("a client meeting a flaky server", function()
     sim:stop()
   end)
 
-  it("reports a non-JSON error page as EHTTP", function()
-    local server = raw_server(404, "text/html", "<h1>not here</h1>")
-    local client = ei.new { host = server.url, api_key = "ei_x", retries = 0 }
-    local res, err, code = client:impulse(1)
-    assert.is_nil(res)
-    assert.equal("EHTTP", code)
-    assert.matches("HTTP 404", err)
-    client:close()
-    server.stop()
-  end)
-
-  it("reports malformed JSON as EPROTO", function()
-    local server = raw_server(200, "application/json", '{"success": tru')
-    local client = ei.new { host = server.url, api_key = "ei_x", retries = 0 }
-    local res, err, code = client:impulse(1)
-    assert.is_nil(res)
-    assert.equal("EPROTO", code)
-    client:close()
-    server.stop()
-  end)
-
-  it("reports HTTP 200 with success:false as EAPI", function()
-    local server = raw_server(200, "application/json", '{"success":false,"error":"Learn block not found"}')
-    local client = ei.new { host = server.url, api_key = "ei_x", retries = 0 }
-    local res, err, code = client:impulse(1)
-    assert.is_nil(res)
-    assert.equal("EAPI", code)
-    assert.matches("Learn block not found", err)
-    client:close()
-    server.stop()
-  end)
+  -- status, content type, body, expected code, expected text in the message
+  for _, case in ipairs {
+    { "reports a non-JSON error page as EHTTP", 404, "text/html", "<h1>not here</h1>", "EHTTP", "HTTP 404" },
+    { "reports malformed JSON as EPROTO", 200, "application/json", '{"success": tru', "EPROTO", "malformed JSON" },
+    { "reports HTTP 200 with success:false as EAPI", 200, "application/json",
+      '{"success":false,"error":"Learn block not found"}', "EAPI", "Learn block not found" },
+  } do
+    local name, status, content_type, body, want_code, want_text = table.unpack(case)
+    it(name, function()
+      local server = raw_server(status, content_type, body)
+      local client = ei.new { host = server.url, api_key = "ei_x", retries = 0 }
+      local res, err, code = client:impulse(1)
+      assert.is_nil(res)
+      assert.equal(want_code, code)
+      assert.matches(want_text, err, 1, true)
+      client:close()
+      server.stop()
+    end)
+  end
 end)

@@ -126,5 +126,15 @@ function Sim:client(opts)
   return assert(ei.new(opts))
 end
 
+--- Run a Node script that listens on 127.0.0.1 and prints its port; it
+-- exits when its stdin (held by us) closes. Returns { port, stop }.
+function helper.node_server(script)
+  local out = tmpname(".port")
+  local stdin = assert(io.popen(("exec node -e %q > %s"):format(script, out), "w"))
+  local port = helper.eventually(function() return tonumber((read_file(out) or ""):match("%d+")) end, 10)
+  if not port then stdin:close() error("the Node server did not start") end
+  return { port = port, stop = function() stdin:close(); os.remove(out) end }
+end
+
 helper.json = json
 return helper

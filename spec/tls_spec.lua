@@ -20,11 +20,9 @@ local function https_server(cert, key)
     s.listen(0, '127.0.0.1', () => console.log(s.address().port));
     process.stdin.on('end', () => process.exit(0)); process.stdin.resume();
   ]]):format(cert, key)
-  local out = os.tmpname()
-  local stdin = assert(io.popen(("exec node -e %q > %s"):format(script, out), "w"))
-  local port = helper.eventually(function() return tonumber((helper.read_file(out) or ""):match("%d+")) end, 10)
-  assert(port, "the HTTPS server did not start")
-  return { url = "https://127.0.0.1:" .. port, stop = function() stdin:close(); os.remove(out) end }
+  local server = helper.node_server(script)
+  server.url = "https://127.0.0.1:" .. server.port
+  return server
 end
 
 describe("TLS", function()

@@ -240,14 +240,7 @@ void ei_client_open(lua_State *L)
 		{ "step", client_step },     { "close", client_close },   { "request", ei_request_new },
 		{ NULL, NULL },
 	};
-	static const luaL_Reg metamethods[] = {
-		{ "__gc", client_close }, { "__close", client_close }, { "__tostring", client_tostring }, { NULL, NULL },
-	};
-	luaL_newmetatable(L, EI_CLIENT_MT);
-	luaL_setfuncs(L, metamethods, 0);
-	luaL_newlib(L, methods);
-	lua_setfield(L, -2, "__index");
-	lua_pop(L, 1);
+	ei_new_class(L, EI_CLIENT_MT, methods, client_close, client_tostring);
 	ei_http_open(L);
 	lua_pushcfunction(L, client_new);
 	lua_setfield(L, -2, "client");

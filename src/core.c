@@ -14,6 +14,20 @@ int ei_fail(lua_State *L, const char *code, const char *fmt, ...)
 	return 3;
 }
 
+void ei_new_class(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction close,
+		  lua_CFunction tostring)
+{
+	const luaL_Reg metamethods[] = {
+		{ "__gc", close }, { "__close", close }, { "__tostring", tostring }, { NULL, NULL },
+	};
+	luaL_newmetatable(L, name);
+	luaL_setfuncs(L, metamethods, 0);
+	lua_newtable(L);
+	luaL_setfuncs(L, methods, 0);
+	lua_setfield(L, -2, "__index");
+	lua_pop(L, 1);
+}
+
 static void (*const openers[])(lua_State *) = {
 	ei_json_open, ei_schema_open, ei_poll_open, ei_client_open, ei_socket_open,
 };

@@ -20,6 +20,11 @@
 /* Push nil, a formatted message and a code; return 3 for `return ei_fail(...)`. */
 int ei_fail(lua_State *L, const char *code, const char *fmt, ...);
 
+/* Create the metatable `name` for a userdata class: its methods (the
+ * __index table), and __gc and __close both calling `close`, and __tostring. */
+void ei_new_class(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction close,
+		  lua_CFunction tostring);
+
 /* Each concept adds its functions to the module table on top of the stack. */
 void ei_json_open(lua_State *L);
 void ei_schema_open(lua_State *L);

@@ -387,12 +387,5 @@ void ei_http_open(lua_State *L)
 	static const luaL_Reg methods[] = {
 		{ "done", request_done }, { "result", request_result }, { "close", request_close }, { NULL, NULL },
 	};
-	static const luaL_Reg metamethods[] = {
-		{ "__gc", request_close }, { "__close", request_close }, { "__tostring", request_tostring }, { NULL, NULL },
-	};
-	luaL_newmetatable(L, EI_REQUEST_MT);
-	luaL_setfuncs(L, metamethods, 0);
-	luaL_newlib(L, methods);
-	lua_setfield(L, -2, "__index");
-	lua_pop(L, 1);
+	ei_new_class(L, EI_REQUEST_MT, methods, request_close, request_tostring);
 }

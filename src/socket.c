@@ -1373,14 +1373,7 @@ void ei_socket_open(lua_State *L)
 		{ "flush", socket_flush },     { "stats", socket_stats },   { "close", socket_close },
 		{ NULL, NULL },
 	};
-	static const luaL_Reg metamethods[] = {
-		{ "__gc", socket_close }, { "__close", socket_close }, { "__tostring", socket_tostring }, { NULL, NULL },
-	};
-	luaL_newmetatable(L, EI_SOCKET_MT);
-	luaL_setfuncs(L, metamethods, 0);
-	luaL_newlib(L, methods);
-	lua_setfield(L, -2, "__index");
-	lua_pop(L, 1);
+	ei_new_class(L, EI_SOCKET_MT, methods, socket_close, socket_tostring);
 	lua_pushcfunction(L, socket_new);
 	lua_setfield(L, -2, "socket");
 }
