@@ -1,0 +1,116 @@
+-- A C host embedding Lua follows a job from its own poll loop (examples/embed).
+local helper = require "helper"
+
+local ROOT = helper.root
+local HOST = ROOT .. "/build/examples/embed/ei-embed-host"
+
+local function quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+local function lines_of(text)
+  local list = {}
+  for line in text:gmatch("([^\n]*)\n") do list[#list + 1] = (line:gsub("\r$", "")) end
+  return list
+end
+
+-- Build the host (configuring the build tree if needed); fail clearly without it.
+local function build_host()
+  local log = os.tmpname()
+  local cmd = ("cd %s && { [ -f build/CMakeCache.txt ] || cmake -S . -B build; } && cmake --build build --target ei_embed_host")
+    :format(quote(ROOT))
+  local ok = os.execute(("(%s) > %s 2>&1"):format(cmd, quote(log)))
+  local output = helper.read_file(log) or ""
+  os.remove(log)
+  local f = io.open(HOST, "r")
+  if f then f:close() end
+  if not ok or not f then
+    error(("the embedding host %s is missing: `cmake --build build --target ei_embed_host` did not build it:\n%s")
+      :format(HOST, output), 0)
+  end
+end
+
+-- Run the host against the simulator; returns its exit code, stdout lines and stderr.
+local function run_host(sim, env)
+  env = env or {}
+  local err = os.tmpname()
+  local vars = {
+    EI_HOST = env.EI_HOST or sim.url, EI_API_KEY = env.EI_API_KEY or sim.api_key,
+    EI_PROJECT_ID = sim.project_id, EI_LEARN_ID = sim.learn_id,
+  }
+  local parts = { "env" }
+  for k, v in pairs(vars) do parts[#parts + 1] = k .. "=" .. quote(v) end
+  parts[#parts + 1] = quote(HOST)
+  parts[#parts + 1] = "--root " .. quote(ROOT)
+  parts[#parts + 1] = "2> " .. quote(err)
+  local p = assert(io.popen(table.concat(parts, " "), "r"))
+  local out = p:read("a")
+  local _, how, code = p:close()
+  local stderr = helper.read_file(err) or ""
+  os.remove(err)
+  assert.equal("exit", how, "the host was killed by a signal; stderr:\n" .. stderr)
+  return code, lines_of(out), stderr
+end
+
+-- Split the host's output into job id, log lines, finished value and anything else.
+local function parse(lines)
+  local r = { logs = {}, other = {} }
+  for i, line in ipairs(lines) do
+    local id = line:match("^job: (%d+)$")
+    local text = line:match("^log: (.*)$")
+    local finished = line:match("^finished: (%a+)$")
+    if id and i == 1 then r.job = math.tointeger(tonumber(id))
+    elseif text then r.logs[#r.logs + 1] = text
+    elseif finished and i == #lines then r.finished = finished
+    else r.other[#r.other + 1] = line end
+  end
+  return r
+end
+
+local function turns_of(stderr)
+  return tonumber(stderr:match("poll turns: (%d+)")) or 0
+end
+
+describe("embedding host", function()
+  setup(build_host)
+
+  it("follows a 30-epoch job from its own poll loop and prints the whole log", function()
+    local sim = helper.studio { speed = 300 }
+    local code, lines, stderr = run_host(sim)
+    assert.equal(0, code, stderr)
+    local r = parse(lines)
+    assert.is_number(r.job)
+    assert.same({}, r.other)
+    assert.equal("true", r.finished)
+    local client = sim:client()
+    local text = assert(client:call("downloadJobsLogs", { projectId = sim.project_id, jobId = r.job }))
+    assert.is_true(#r.logs > 30)
+    assert.same(lines_of(text), r.logs)
+    assert.is_true(turns_of(stderr) > 1, stderr)
+    client:close()
+    sim:stop()
+  end)
+
+  it("exits 1 and prints finished: false when the job fails", function()
+    local sim = helper.studio { speed = 300, scenario = { failJob = { atEpoch = 2 } } }
+    local code, lines, stderr = run_host(sim)
+    assert.equal(1, code, stderr)
+    local r = parse(lines)
+    assert.equal("false", r.finished)
+    local client = sim:client()
+    local text = assert(client:call("downloadJobsLogs", { projectId = sim.project_id, jobId = r.job }))
+    assert.same(lines_of(text), r.logs)
+    client:close()
+    sim:stop()
+  end)
+
+  it("exits 3 and says why when the API key is refused", function()
+    local sim = helper.studio { speed = 300 }
+    local code, lines, stderr = run_host(sim, { EI_API_KEY = "ei_wrong" })
+    assert.equal(3, code)
+    assert.same({}, lines)
+    assert.matches("ei%-embed%-host: ", stderr)
+    assert.not_matches("ei_wrong", stderr)
+    sim:stop()
+  end)
+end)
