@@ -96,6 +96,79 @@ describe("a client", function()
     client:close()
   end)
 
+  it("sends exactly the fields the table holds, nested and null ones included", function()
+    local client = sim:client()
+    local params = {
+      mode = "visual", trainingCycles = 3, learningRate = 0.005, batchSize = 32, autoClassWeights = false,
+      visualLayers = { { type = "dense", neurons = 20 }, { type = "dropout", dropoutRate = 0.25 } },
+      augmentationPolicySpectrogram = { enabled = true, freqMasking = "low" },
+      customParameters = { ["some-param"] = "1", other = ei.null },
+    }
+    local job = assert(client:train_keras(sim.project_id, sim.learn_id, params))
+    local sent = sim:requests("/jobs/train/keras/")
+    local body = sent[#sent].body
+    local json = helper.json
+    assert.same({
+      mode = "visual", trainingCycles = 3, learningRate = 0.005, batchSize = 32, autoClassWeights = false,
+      visualLayers = { { type = "dense", neurons = 20 }, { type = "dropout", dropoutRate = 0.25 } },
+      augmentationPolicySpectrogram = { enabled = true, freqMasking = "low" },
+      customParameters = { ["some-param"] = "1", other = json.null },
+    }, body)
+    assert.equal("integer", math.type(body.trainingCycles))
+    assert(job:wait(30))
+    client:close()
+  end)
+
+  it("sends an empty visualLayers as an empty array", function()
+    local client = sim:client()
+    assert(client:set_keras_config(sim.project_id, sim.learn_id, { visualLayers = {} }))
+    local sent = sim:requests("/training/keras/", "POST")
+    assert.matches('"visualLayers":%[%]', sent[#sent].raw)
+    client:close()
+  end)
+
+  it("sends a deprecated field and warns about it once", function()
+    local warnings = {}
+    local client = sim:client { on_warning = function(msg) warnings[#warnings + 1] = msg end }
+    for _ = 1, 2 do
+      assert(client:set_keras_config(sim.project_id, sim.learn_id, { minimumConfidenceRating = 0.6 }))
+    end
+    assert.equal(1, #warnings)
+    assert.matches("minimumConfidenceRating", warnings[1])
+    local sent = sim:requests("/training/keras/", "POST")
+    assert.equal(0.6, sent[#sent].body.minimumConfidenceRating)
+    client:close()
+  end)
+
+  it("calls operations by operationId with path, query and body parameters", function()
+    local client = sim:client()
+    local pid = sim.project_id
+    local info = assert(client:call("getProjectInfo", { projectId = pid }))
+    assert.is_table(info.project)
+    local job = assert(client:train_keras(pid, sim.learn_id, { trainingCycles = 2 }))
+    assert(job:wait(30))
+    local logs = assert(client:call("getJobsLogs", { projectId = pid, jobId = job.id, limit = 3 }))
+    assert.equal(3, #logs.stdout)
+    local q = sim:requests("/stdout$")
+    assert.equal("3", tostring(q[#q].query.limit))
+    local keras = assert(client:call("getKeras", { projectId = pid, learnId = sim.learn_id }))
+    assert.equal(2, keras.trainingCycles)
+    local feat = assert(client:call("generateFeaturesJob", { projectId = pid, body = { dspId = sim.dsp_id } }))
+    assert.equal("integer", math.type(feat.id))
+    local active = assert(client:call("listActiveJobs", { projectId = pid }))
+    assert.is_table(active.jobs)
+    local res, err, code = client:call("cancelJob", { projectId = pid, jobId = job.id, forceCancel = "true" })
+    assert.is_nil(res) -- the job already finished: Studio answers 200 with success:false
+    assert.equal("EAPI", code)
+    local c = sim:requests("/cancel$")
+    assert.equal("true", c[#c].query.forceCancel)
+    assert.has_error(function() client:call("getJobStatuss", {}) end)
+    local _, err2, code2 = client:call("getJobStatus", { projectId = pid, jobid = 1 })
+    assert.equal("EINVAL", code2)
+    assert.matches("jobId", err2)
+    client:close()
+  end)
+
   it("raises on misuse: wrong argument types and a closed client", function()
     local client = sim:client()
     assert.has_error(function() client:train_keras("1", sim.learn_id, {}) end)
