@@ -98,10 +98,10 @@ end
 -- drops to 0 once `ready()` holds or the deadline passes.
 local Pollable = {}
 Pollable.__index = Pollable
-function Pollable:pollfd() return self.client.core:pollfd() end
+function Pollable:pollfd() return self.client.core and self.client.core:pollfd() or -1 end
 function Pollable:events() return "r" end
 function Pollable:timeout()
-  if self.ready() then return 0 end
+  if self.ready() or not self.client.core then return 0 end
   local t = self.client.core:timeout()
   if self.deadline then
     local left = math.max(0, self.deadline - core.monotime())
@@ -135,6 +135,7 @@ function Client:wait_until(ready, deadline)
   local waiter = self.waiter or wait.auto()
   local pollable = setmetatable({ client = self, ready = ready, deadline = deadline }, Pollable)
   while true do
+    if not self.core then return false, "ECLOSED" end -- closed by another coroutine
     self:step()
     if ready() then return true end
     if deadline and core.monotime() >= deadline then return false end
@@ -165,7 +166,8 @@ local function exchange(self, method, path, body, content_type)
     method = method, url = self.host .. "/v1" .. path, headers = headers, body = body, timeout = self.timeout,
   }
   if not req then return nil, err, code end
-  self:wait_until(function() return req:done() end)
+  local _, closed = self:wait_until(function() return req:done() end)
+  if closed then return nil, "the client was closed", closed end
   local status, rbody, rheaders = req:result()
   req:close()
   return status, rbody, rheaders

@@ -186,7 +186,8 @@ function Job:receive(timeout)
       if self.stream then self.stream:unfollow(self) end
       return self.finished
     end
-    if self.closed then return nil, ("job %d was closed"):format(self.id), "ECLOSED" end
+    if self.closed then return nil, ("job %d was closed while waiting for it"):format(self.id), "ECANCELED" end
+    if not self.client.core then return nil, "the client was closed", "ECLOSED" end
     local now = core.monotime()
     self.stream:pump()
     if now >= self.next_status then
@@ -240,11 +241,18 @@ end
 
 --- The job's descriptor for pollers: the client's descriptor.
 -- @treturn integer
-function Job:pollfd() return self.client.core:pollfd() end
+function Job:pollfd()
+  check_open(self, "pollfd")
+  if not self.client.core then error("attempt to use a job of a closed client", 2) end
+  return self.client.core:pollfd()
+end
 
 --- The events to poll for.
 -- @treturn string "r"
-function Job:events() return "r" end
+function Job:events()
+  check_open(self, "events")
+  return "r"
+end
 
 --- Seconds until the job wants a `step` without I/O, or nil; 0 when an event
 -- is ready.

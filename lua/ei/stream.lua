@@ -75,6 +75,7 @@ end
 --- Whether the stream wants attention now (a state change or a timer).
 -- @local
 function Stream:due(now)
+  if not self.sock then return false end
   if self.state == "idle" then return true end
   if self.state == "waiting" then return now >= self.next_attempt end
   local s = self.sock:state()
@@ -93,6 +94,7 @@ end
 --- Move the connection along: connect, notice losses, reconnect with backoff.
 -- @local
 function Stream:pump()
+  if not self.sock then return end
   local now = core.monotime()
   if not self:due(now) then return end
   if self.state == "idle" or self.state == "waiting" then
