@@ -37,6 +37,7 @@ build = {
       libraries = { "curl", "cjson", "websockets", "pthread" },
     },
     ["ei"] = "lua/ei/init.lua",
+    ["ei.cli"] = "lua/ei/cli.lua",
     ["ei.client"] = "lua/ei/client.lua",
     ["ei.job"] = "lua/ei/job.lua",
     ["ei.stream"] = "lua/ei/stream.lua",
