@@ -86,8 +86,7 @@ local function start(self)
   self.stream = Stream.of(self.client, self.project_id)
   self.stream:follow(self)
   self.outages_at_start = self.stream.outages
-  self.last_heard = core.monotime()
-  self.next_status = self.last_heard + (self.client.status_interval or STATUS_INTERVAL)
+  self.next_status = core.monotime() + (self.client.status_interval or STATUS_INTERVAL)
 end
 
 local function sock_of(self)
@@ -100,7 +99,7 @@ local function pop_socket(self)
   while sock do
     local ev = sock:next(self.id)
     if not ev then return nil end
-    self.last_heard = core.monotime()
+    self.heard = true -- cheaper than reading the clock for every event
     if ev.type ~= "ended" then
       if ev.type == "log" then self.last_line = ev.line end
       return ev
@@ -190,7 +189,11 @@ function Job:receive(timeout)
     if not self.client.core then return nil, "the client was closed", "ECLOSED" end
     local now = core.monotime()
     self.stream:pump()
-    if now >= self.next_status then
+    if now >= self.next_status and self.heard and not self.ended_hint and self.stream:is_open() then
+      -- The job spoke since the last check: ask its status only after a silence.
+      self.heard = false
+      self.next_status = now + (self.client.status_interval or STATUS_INTERVAL)
+    elseif now >= self.next_status then
       local ok, err, code = check_status(self, now)
       if not ok then return nil, err, code end
     elseif deadline and now >= deadline then
