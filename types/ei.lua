@@ -1,0 +1,107 @@
+---@meta ei
+-- LuaLS annotations for ei-train: point `workspace.library` at this folder.
+
+---@alias ei.Code "EINVAL"|"EAUTH"|"EAPI"|"EHTTP"|"ETIMEDOUT"|"ECONNECT"|"EPROTO"|"ECLOSED"|"ECANCELED"
+---@alias ei.Waiter fun(pollable: ei.Pollable)
+
+---@class ei.Pollable
+---@field pollfd fun(self): integer
+---@field events fun(self): string
+---@field timeout fun(self): number|nil
+
+---@class ei.Event
+---@field type "log"|"progress"|"metrics"|"connection"|"finished"
+---@field job integer
+---@field line? string
+---@field epoch? integer
+---@field epochs? integer
+---@field fraction? number
+---@field state? "connected"|"lost"|"reconnected"|"polling"
+---@field success? boolean
+---@field loss? number
+---@field accuracy? number
+---@field val_loss? number
+---@field val_accuracy? number
+
+---@class ei.Options
+---@field api_key? string
+---@field jwt? string
+---@field jwt_cookie? string
+---@field bearer? string
+---@field oauth2? { client_id: string, client_secret: string }
+---@field host? string
+---@field timeout? number
+---@field retries? integer
+---@field wait? ei.Waiter
+---@field ca_file? string
+---@field user_agent? string
+---@field insecure? boolean
+---@field on_warning? fun(message: string)
+---@field backoff? number
+---@field status_interval? number
+
+---@class ei.Job: ei.Pollable
+---@field id integer
+---@field project_id integer
+local Job = {}
+---@return fun(): ei.Event
+function Job:updates() end
+---@param timeout? number
+---@return ei.Event|nil, string?, ei.Code?
+function Job:receive(timeout) end
+---@param timeout? number
+---@return boolean|nil, string?, ei.Code?
+function Job:wait(timeout) end
+---@param force? boolean
+---@return true|nil, string?, ei.Code?
+function Job:cancel(force) end
+---@return table|nil, string?, ei.Code?
+function Job:status() end
+---@param limit? integer
+---@return string[]|nil, string?, ei.Code?
+function Job:logs(limit) end
+function Job:close() end
+---@return true
+function Job:step() end
+
+---@class ei.Client
+local Client = {}
+---@param project_id integer
+---@param learn_id integer
+---@param params table
+---@return ei.Job|nil, string?, ei.Code?
+function Client:train_keras(project_id, learn_id, params) end
+---@return ei.Job
+function Client:job(project_id, job_id) end
+---@param operation_id string
+---@param args? table
+---@return any, string?, ei.Code?
+function Client:call(operation_id, args) end
+---@return table|nil, string?, ei.Code?
+function Client:impulse(project_id) end
+---@return table|nil, string?, ei.Code?
+function Client:keras_config(project_id, learn_id) end
+---@return table|nil, string?, ei.Code?
+function Client:set_keras_config(project_id, learn_id, params) end
+---@return table|nil, string?, ei.Code?
+function Client:keras_metadata(project_id, learn_id) end
+---@return ei.Job|nil, string?, ei.Code?
+function Client:generate_features(project_id, dsp_id, opts) end
+---@return string|nil, string?, ei.Code?
+function Client:socket_token(project_id) end
+function Client:close() end
+
+---@class ei
+---@field VERSION string
+---@field null lightuserdata
+---@field wait { block: ei.Waiter, yield: ei.Waiter, cqueues: ei.Waiter, luv: ei.Waiter }
+local ei = {}
+---@param opts? ei.Options
+---@return ei.Client|nil, string?, ei.Code?
+function ei.new(opts) end
+---@return true|nil, string?, ei.Code?
+function ei.validate(schema_name, t) end
+---@return any ...
+function ei.run(...) end
+
+return ei
