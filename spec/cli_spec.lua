@@ -228,6 +228,18 @@ describe("ei.cli", function()
     assert.matches("trainingCycles is not an object", err, 1, true)
   end)
 
+  it("keeps the text of string fields whatever their key looks like", function()
+    local t = assert(cli.apply_sets({}, {
+      { key = "customParameters.some-param", text = "12" }, { key = "customParameters.a b", text = "false" },
+      { key = "customParameters.rate", text = "1.50" }, { key = "customParameters.gone", text = "null" },
+      { key = "trainingCycles", text = "5" },
+    }))
+    assert.same({ trainingCycles = 5, customParameters = { ["some-param"] = "12", ["a b"] = "false", rate = "1.50", gone = ei.null } }, t)
+    local ok, err = cli.apply_sets({}, { { key = "trainingCycles", text = "many" } })
+    assert.is_nil(ok)
+    assert.equal("trainingCycles: expected integer, got string", err)
+  end)
+
   it("draws the progress line with epoch, elapsed, ETA and metrics", function()
     local line = cli.progress_line { epoch = 3, epochs = 10, elapsed = 30, metrics = { loss = 0.5, accuracy = 0.75, val_accuracy = 0.7 } }
     assert.equal("Epoch 3/10 [#######-----------------]  30%  elapsed 0:30  ETA 1:10  loss 0.5000  accuracy 0.7500  val_accuracy 0.7000", line)

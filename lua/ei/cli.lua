@@ -134,12 +134,17 @@ local function key_path(key)
   return path
 end
 
--- The path as the validator writes it: `a.b[2].c`.
+-- The path as the validator writes it: `a.b[2].c`, `customParameters["some-param"]`.
 local function path_text(path)
   local out = {}
   for i, part in ipairs(path) do
-    if math.type(part) == "integer" then out[#out + 1] = ("[%d]"):format(part)
-    else out[#out + 1] = (i > 1 and "." or "") .. part end
+    if math.type(part) == "integer" then
+      out[#out + 1] = ("[%d]"):format(part)
+    elseif part:match("^[%a_][%w_]*$") then
+      out[#out + 1] = (i > 1 and "." or "") .. part
+    else
+      out[#out + 1] = '["' .. part:gsub('[\\"]', "\\%0"):gsub("\n", "\\n"):gsub("\r", "\\r") .. '"]'
+    end
   end
   return table.concat(out)
 end
