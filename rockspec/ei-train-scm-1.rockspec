@@ -44,4 +44,7 @@ build = {
     ["ei.version"] = "lua/ei/version.lua",
     ["ei.wait"] = "lua/ei/wait.lua",
   },
+  install = {
+    bin = { ["ei-train"] = "bin/ei-train" },
+  },
 }
