@@ -29,11 +29,7 @@ local function sim_env(sim)
   return { host = sim.url, key = sim.api_key }
 end
 
-local function write_file(path, text)
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-end
+local write_file = helper.write_file
 
 local function train_requests(sim)
   return sim:requests("/jobs/train/keras/")

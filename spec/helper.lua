@@ -27,6 +27,7 @@ local function read_file(path)
   return text
 end
 helper.read_file = read_file
+helper.write_file = write_file
 
 function helper.sleep(seconds)
   core.poll(-1, "r", seconds)
