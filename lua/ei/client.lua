@@ -367,13 +367,16 @@ end
 --- Start generating features for a DSP block (`generateFeaturesJob`).
 -- @tparam integer project_id
 -- @tparam integer dsp_id
--- @tparam[opt] table opts the request body
+-- @tparam[opt] table opts more fields of the request body (`dspId` is set from dsp_id)
 -- @treturn ei.Job
 function Client:generate_features(project_id, dsp_id, opts)
   check_open(self)
   check_id(project_id, 1, "generate_features")
   check_id(dsp_id, 2, "generate_features")
-  local res, err, code = self:call("generateFeaturesJob", { projectId = project_id, dspId = dsp_id, body = opts or {} })
+  if opts ~= nil and type(opts) ~= "table" then error("bad argument #3 to 'generate_features' (table expected)", 2) end
+  local body = { dspId = dsp_id }
+  for k, v in pairs(opts or {}) do body[k] = v end
+  local res, err, code = self:call("generateFeaturesJob", { projectId = project_id, body = body })
   if not res then return nil, err, code end
   if math.type(res.id) ~= "integer" then return self:fail("generateFeaturesJob: no job id in the response", "EPROTO") end
   return self:job(project_id, res.id)
