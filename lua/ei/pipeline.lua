@@ -84,11 +84,8 @@ function pipeline.generate_features(client, project_id, dsp_id)
   check_client(client, "generate_features")
   check_id(project_id, 2, "generate_features")
   check_id(dsp_id, 3, "generate_features")
-  -- generateFeaturesJob takes the DSP block in its body.
-  local res, err, code = client:call("generateFeaturesJob", { projectId = project_id, body = { dspId = dsp_id } })
-  if not res then return nil, err, code end
-  if math.type(res.id) ~= "integer" then return nil, "generateFeaturesJob: no job id in the response", "EPROTO" end
-  local job = client:job(project_id, res.id)
+  local job, err, code = client:generate_features(project_id, dsp_id)
+  if not job then return nil, err, code end
   local ok, why, wcode = job:wait()
   job:close()
   return ok, why, wcode
