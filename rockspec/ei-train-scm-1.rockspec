@@ -40,6 +40,7 @@ build = {
     ["ei.cli"] = "lua/ei/cli.lua",
     ["ei.client"] = "lua/ei/client.lua",
     ["ei.job"] = "lua/ei/job.lua",
+    ["ei.plot"] = "lua/ei/plot.lua",
     ["ei.pipeline"] = "lua/ei/pipeline.lua",
     ["ei.stream"] = "lua/ei/stream.lua",
     ["ei.version"] = "lua/ei/version.lua",

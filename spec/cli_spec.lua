@@ -240,4 +240,51 @@ describe("ei.cli", function()
     local line = cli.progress_line { epoch = 3, epochs = 10, elapsed = 30, metrics = { loss = 0.5, accuracy = 0.75, val_accuracy = 0.7 } }
     assert.equal("Epoch 3/10 [#######-----------------]  30%  elapsed 0:30  ETA 1:10  loss 0.5000  accuracy 0.7500  val_accuracy 0.7000", line)
   end)
+
+  it("draws loss and accuracy per epoch, training and validation, into --plot FILE.svg", function()
+    local lxp = require "lxp"
+    local sim = helper.studio { speed = 300 }
+    local svg_file = os.tmpname() .. ".svg"
+    local out, rc = run(("--project %d --learn %d --follow --json --set trainingCycles=6 --plot %s")
+      :format(sim.project_id, sim.learn_id, q(svg_file)), sim_env(sim))
+    assert.equal(0, rc, out)
+    local metrics = {}
+    for line in out:gmatch("[^\n]+") do
+      local ev = core.decode(line)
+      if type(ev) == "table" and ev.type == "metrics" then metrics[#metrics + 1] = ev end
+    end
+    assert.equal(6, #metrics)
+    -- Parse the SVG as XML and read every polyline back.
+    local series, panels = {}, {}
+    local current
+    local parser = lxp.new {
+      StartElement = function(_, name, attrs)
+        if name == "g" then
+          current = { lo = tonumber(attrs["data-min"]), hi = tonumber(attrs["data-max"]) }
+          panels[attrs["data-panel"]] = current
+        elseif name == "polyline" then
+          local pts = {}
+          for x, y in attrs.points:gmatch("([%d.]+),([%d.]+)") do pts[#pts + 1] = { tonumber(x), tonumber(y) } end
+          series[attrs["data-series"]] = { points = pts, panel = current }
+        end
+      end,
+    }
+    assert(parser:parse(helper.read_file(svg_file)))
+    assert(parser:parse())
+    parser:close()
+    assert.is_table(panels.loss)
+    assert.is_table(panels.accuracy)
+    for _, key in ipairs { "loss", "val_loss", "accuracy", "val_accuracy" } do
+      local s = assert(series[key], key)
+      assert.equal(6, #s.points)
+      for i, pt in ipairs(s.points) do
+        -- y grows downwards: map each point back to its value and compare with the event.
+        local value = s.panel.lo + (200 - pt[2]) / 160 * (s.panel.hi - s.panel.lo)
+        assert.near(metrics[i][key], value, (s.panel.hi - s.panel.lo) * 0.001)
+        if i > 1 then assert.is_true(pt[1] > s.points[i - 1][1]) end
+      end
+    end
+    os.remove(svg_file)
+    sim:stop()
+  end)
 end)

@@ -1,7 +1,7 @@
 --- The `ei-train` command line: start a Keras training job and follow it.
 --
 -- `ei-train --project P --learn L [--set key=value]… [--params FILE.json|FILE.lua]
--- [--follow] [--json]`. Credentials and host come from `EI_API_KEY` and `EI_HOST`,
+-- [--follow] [--json] [--plot FILE.svg]`. Credentials and host come from `EI_API_KEY` and `EI_HOST`,
 -- as for `ei.new`. Exit codes: 0 trained (or started, without `--follow`),
 -- 1 the job failed, 2 bad usage or invalid parameters, 3 the service could not be
 -- reached or talked to.
@@ -24,7 +24,7 @@ local EXIT_OF_CODE = {
 
 cli.USAGE = [[
 usage: ei-train --project P --learn L [--set key=value]... [--params FILE.json|FILE.lua]
-                [--follow] [--json]
+                [--follow] [--json] [--plot FILE.svg]
 
 Start training a Keras learn block of an Edge Impulse Studio project.
 
@@ -40,6 +40,7 @@ Start training a Keras learn block of an Edge Impulse Studio project.
                      --set applies on top
   --follow           follow the job live until it finishes
   --json             print one JSON object per event, one per line
+  --plot FILE.svg    with --follow: draw loss and accuracy per epoch into FILE.svg
   -h, --help         show this help
 
 Parameters are checked against the API's SetKerasParameterRequest schema before
@@ -55,7 +56,7 @@ local function usage_error(msg)
 end
 
 -- Options that take a value, and flags.
-local VALUED = { project = true, learn = true, set = true, params = true }
+local VALUED = { project = true, learn = true, set = true, params = true, plot = true }
 local FLAGS = { follow = true, json = true, help = true }
 
 --- Parse the command line arguments.
@@ -332,7 +333,8 @@ end
 
 --- Follow a job to its end, writing events to `out`.
 -- @tparam ei.Job job
--- @tparam table opts `json` (boolean), `terminal` (boolean)
+-- @tparam table opts `json` (boolean), `terminal` (boolean), `epochs` (a table
+--  that collects the metrics events, for `--plot`)
 -- @tparam file out
 -- @tparam file stderr
 -- @treturn integer the exit code
@@ -352,6 +354,7 @@ function cli.follow(job, opts, out, stderr)
       last_line = ev.line
       if ev.line:find("ERROR") or ev.line:find("[Ee]rror:") then error_line = ev.line end
     end
+    if ev.type == "metrics" and opts.epochs then opts.epochs[#opts.epochs + 1] = ev end
     sink.event(ev)
     if ev.type == "finished" then
       if ev.success then
@@ -421,7 +424,18 @@ function cli.main(args, io_)
   stdout:flush()
   local rc = cli.EXIT.ok
   if opts.follow then
-    rc = cli.follow(job, { json = opts.json, terminal = not opts.json and is_terminal() }, stdout, stderr)
+    local epochs = opts.plot and {} or nil
+    rc = cli.follow(job, { json = opts.json, terminal = not opts.json and is_terminal(), epochs = epochs }, stdout, stderr)
+    if epochs then
+      local f, ferr = io.open(opts.plot, "w")
+      if f then
+        f:write(require("ei.plot").svg(epochs))
+        f:close()
+      else
+        stderr:write("ei-train: --plot: ", ferr, "\n")
+        if rc == cli.EXIT.ok then rc = cli.EXIT.usage end
+      end
+    end
   end
   job:close()
   client:close()
