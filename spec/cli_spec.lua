@@ -287,4 +287,36 @@ describe("ei.cli", function()
     os.remove(svg_file)
     sim:stop()
   end)
+
+  -- Start ei-train following a slow job, interrupt it with SIGINT once it printed a few
+  -- lines, and return its output and exit code.
+  local function interrupted(sim, extra)
+    local out_file = os.tmpname()
+    local script = ("cd %s || exit 9; EI_HOST=%s EI_API_KEY=%s LUA_PATH=%s LUA_CPATH=%s lua5.4 bin/ei-train --project %d --learn %d --follow %s > %s 2>&1 & pid=$!; "
+      .. "for i in $(seq 1 100); do [ $(wc -l < %s) -ge 5 ] && break; sleep 0.1; done; kill -INT $pid; wait $pid; echo rc=$? >> %s")
+      :format(q(ROOT), q(sim.url), q(sim.api_key), q(ROOT .. "/lua/?.lua;" .. ROOT .. "/lua/?/init.lua;;"), q(ROOT .. "/build/?.so;;"),
+        sim.project_id, sim.learn_id, extra, q(out_file), q(out_file), q(out_file))
+    os.execute("timeout 60 bash -c " .. q(script))
+    local out = helper.read_file(out_file) or ""
+    os.remove(out_file)
+    return out, tonumber(out:match("rc=(%d+)%s*$"))
+  end
+
+  it("cancels the job on Ctrl-C with --cancel-on-interrupt", function()
+    local sim = helper.studio { speed = 2 }
+    local out, rc = interrupted(sim, "--cancel-on-interrupt")
+    assert.equal(1, rc, out)
+    assert.matches("interrupted; job %d+ canceled", out)
+    assert.equal(1, #sim:requests("/cancel$", "POST"))
+    sim:stop()
+  end)
+
+  it("leaves the job running on Ctrl-C without --cancel-on-interrupt", function()
+    local sim = helper.studio { speed = 2 }
+    local out, rc = interrupted(sim, "")
+    assert.equal(1, rc, out)
+    assert.matches("interrupted; job %d+ goes on in Studio", out)
+    assert.equal(0, #sim:requests("/cancel$", "POST"))
+    sim:stop()
+  end)
 end)

@@ -24,7 +24,7 @@ local EXIT_OF_CODE = {
 
 cli.USAGE = [[
 usage: ei-train --project P --learn L [--set key=value]... [--params FILE.json|FILE.lua]
-                [--follow] [--json] [--plot FILE.svg]
+                [--follow] [--json] [--plot FILE.svg] [--cancel-on-interrupt]
 
 Start training a Keras learn block of an Edge Impulse Studio project.
 
@@ -41,6 +41,9 @@ Start training a Keras learn block of an Edge Impulse Studio project.
   --follow           follow the job live until it finishes
   --json             print one JSON object per event, one per line
   --plot FILE.svg    with --follow: draw loss and accuracy per epoch into FILE.svg
+  --cancel-on-interrupt
+                     with --follow: Ctrl-C cancels the job in Studio (otherwise
+                     the job goes on there and only following stops)
   -h, --help         show this help
 
 Parameters are checked against the API's SetKerasParameterRequest schema before
@@ -57,7 +60,7 @@ end
 
 -- Options that take a value, and flags.
 local VALUED = { project = true, learn = true, set = true, params = true, plot = true }
-local FLAGS = { follow = true, json = true, help = true }
+local FLAGS = { follow = true, json = true, help = true, ["cancel-on-interrupt"] = true }
 
 --- Parse the command line arguments.
 -- @tparam table args the script's `arg` (1..n)
@@ -369,6 +372,24 @@ function cli.follow(job, opts, out, stderr)
   return cli.EXIT.failed
 end
 
+-- Ctrl-C while following: the standalone interpreter raises "interrupted!".
+-- Anything else is a real error and goes on up.
+local function on_interrupt(err, job, cancel, stderr)
+  if not tostring(err):find("interrupted!", 1, true) then error(err, 0) end
+  stderr:write("\n")
+  if not cancel then
+    stderr:write(("ei-train: interrupted; job %d goes on in Studio\n"):format(job.id))
+    return cli.EXIT.failed
+  end
+  local ok, cerr = job:cancel()
+  if not ok then
+    stderr:write(("ei-train: interrupted; could not cancel job %d: %s\n"):format(job.id, cerr))
+    return cli.EXIT.service
+  end
+  stderr:write(("ei-train: interrupted; job %d canceled\n"):format(job.id))
+  return cli.EXIT.failed
+end
+
 --- Run the command line.
 -- @tparam table args the script's `arg`
 -- @tparam[opt] table io_ `{ stdout =, stderr = }` (default: the process's)
@@ -425,7 +446,9 @@ function cli.main(args, io_)
   local rc = cli.EXIT.ok
   if opts.follow then
     local epochs = opts.plot and {} or nil
-    rc = cli.follow(job, { json = opts.json, terminal = not opts.json and is_terminal(), epochs = epochs }, stdout, stderr)
+    local followed, result = pcall(cli.follow, job,
+      { json = opts.json, terminal = not opts.json and is_terminal(), epochs = epochs }, stdout, stderr)
+    rc = followed and result or on_interrupt(result, job, opts["cancel-on-interrupt"], stderr)
     if epochs then
       local f, ferr = io.open(opts.plot, "w")
       if f then
