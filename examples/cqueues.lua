@@ -3,20 +3,18 @@
 --
 --   EI_API_KEY=ei_… EI_PROJECT_ID=12345 [EI_LEARN_ID=…] [EI_HOST=…] lua5.4 examples/cqueues.lua
 local cqueues = require "cqueues"
-local ei = require "ei"
 local pipeline = require "ei.pipeline"
 
-local project_id = math.tointeger(tonumber(os.getenv "EI_PROJECT_ID" or ""))
-if not project_id then
-  io.stderr:write("set EI_PROJECT_ID (and EI_API_KEY) first\n")
+local client, project_id, env_learn_id = pipeline.from_env()
+if not client then
+  io.stderr:write(project_id, "\n")
   os.exit(2)
 end
-local client = assert(ei.new())
 local cq = cqueues.new()
 
 local done, ok, why = false, nil, nil
 cq:wrap(function()
-  local learn_id = math.tointeger(tonumber(os.getenv "EI_LEARN_ID" or ""))
+  local learn_id = env_learn_id
     or assert(pipeline.find_learn_block(client, project_id)).id
   local job = assert(client:train_keras(project_id, learn_id, { trainingCycles = 10 }))
   print(("Training job %d started (project %d, learn block %d)"):format(job.id, project_id, learn_id))

@@ -1,15 +1,13 @@
 -- Train every Keras learn block of the impulse at once and print each result.
 --
 --   EI_API_KEY=ei_… EI_PROJECT_ID=12345 [EI_HOST=…] lua5.4 examples/parallel.lua
-local ei = require "ei"
 local pipeline = require "ei.pipeline"
 
-local project_id = math.tointeger(tonumber(os.getenv "EI_PROJECT_ID" or ""))
-if not project_id then
-  io.stderr:write("set EI_PROJECT_ID (and EI_API_KEY) first\n")
+local client, project_id = pipeline.from_env()
+if not client then
+  io.stderr:write(project_id, "\n")
   os.exit(2)
 end
-local client = assert(ei.new())
 
 local res = assert(client:impulse(project_id))
 local params = { trainingCycles = 10, learningRate = 0.005, batchSize = 32 }

@@ -2,18 +2,15 @@
 -- table of the results and the best setting.
 --
 --   EI_API_KEY=ei_… EI_PROJECT_ID=12345 [EI_LEARN_ID=…] [EI_HOST=…] lua5.4 examples/sweep.lua
-local ei = require "ei"
 local pipeline = require "ei.pipeline"
 
-local project_id = math.tointeger(tonumber(os.getenv "EI_PROJECT_ID" or ""))
-if not project_id then
-  io.stderr:write("set EI_PROJECT_ID (and EI_API_KEY) first\n")
+local client, project_id, env_learn_id = pipeline.from_env()
+if not client then
+  io.stderr:write(project_id, "\n")
   os.exit(2)
 end
-local client = assert(ei.new())
 
-local learn_id = math.tointeger(tonumber(os.getenv "EI_LEARN_ID" or ""))
-if not learn_id then learn_id = assert(pipeline.find_learn_block(client, project_id)).id end
+local learn_id = env_learn_id or assert(pipeline.find_learn_block(client, project_id)).id
 
 local LEARNING_RATES = { 0.0005, 0.005, 0.05 }
 local BATCH_SIZES = { 16, 32 }

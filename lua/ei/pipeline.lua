@@ -25,6 +25,24 @@ local function check_id(v, n, fname)
   end
 end
 
+--- The client and project that the environment names, as scripts take them.
+-- `EI_PROJECT_ID` (required) and `EI_LEARN_ID` (optional) give the ids;
+-- `EI_API_KEY` and `EI_HOST` reach `ei.new` as usual.
+-- @tparam[opt] table opts options for `ei.new` (e.g. `wait`)
+-- @treturn ei.Client client
+-- @treturn integer project_id
+-- @treturn integer|nil learn_id, when `EI_LEARN_ID` is set
+-- @return nil, message when `EI_PROJECT_ID` is missing or the client cannot be made
+-- @usage local client, pid, lid = assert(pipeline.from_env())
+function pipeline.from_env(opts)
+  local function id(name) return math.tointeger(tonumber(os.getenv(name) or "")) end
+  local project_id = id "EI_PROJECT_ID"
+  if not project_id then return nil, "set EI_PROJECT_ID (and EI_API_KEY) first" end
+  local client, err = ei.new(opts)
+  if not client then return nil, err end
+  return client, project_id, id "EI_LEARN_ID"
+end
+
 --- Find a learn block of the project's impulse.
 -- @tparam ei.Client client
 -- @tparam integer project_id
