@@ -4,9 +4,7 @@ local helper = require "helper"
 local ROOT = helper.root
 local HOST = ROOT .. "/build/examples/embed/ei-embed-host"
 
-local function quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local quote = helper.quote
 
 local function lines_of(text)
   local list = {}

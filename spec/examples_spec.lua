@@ -3,9 +3,7 @@ local helper = require "helper"
 
 local ROOT = helper.root
 
-local function quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local quote = helper.quote
 
 -- Run examples/<name>.lua with the simulator's settings in the environment;
 -- returns its exit status, its output (stdout and stderr) and the simulator.
@@ -13,8 +11,8 @@ local function run_example(name, env)
   local sim = helper.studio { speed = 300 }
   local vars = {
     EI_HOST = sim.url, EI_API_KEY = sim.api_key, EI_PROJECT_ID = sim.project_id,
-    LUA_PATH = ROOT .. "/lua/?.lua;" .. ROOT .. "/lua/?/init.lua;;",
-    LUA_CPATH = ROOT .. "/build/?.so;;",
+    LUA_PATH = helper.lua_path,
+    LUA_CPATH = helper.lua_cpath,
   }
   for k, v in pairs(env or {}) do vars[k] = v end
   local parts = { "cd", quote(ROOT), "&&", "env" }

@@ -7,6 +7,15 @@ local helper = {}
 local ROOT = (debug.getinfo(1, "S").source:match("^@(.*)/spec/helper%.lua$")) or "."
 helper.root = ROOT
 
+-- Where a child lua5.4 finds the module of this checkout.
+helper.lua_path = ROOT .. "/lua/?.lua;" .. ROOT .. "/lua/?/init.lua;;"
+helper.lua_cpath = ROOT .. "/build/?.so;;"
+
+--- Quote a value for the shell.
+function helper.quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
 local function tmpname(suffix)
   local name = os.tmpname()
   os.remove(name)
@@ -62,7 +71,7 @@ function helper.studio(opts)
   end
   if opts.api_key then args[#args + 1], args[#args + 2] = "--api-key", opts.api_key end
   local quoted = {}
-  for i, a in ipairs(args) do quoted[i] = "'" .. a:gsub("'", "'\\''") .. "'" end
+  for i, a in ipairs(args) do quoted[i] = helper.quote(a) end
   local cmd = ("exec %s > %s 2> %s"):format(table.concat(quoted, " "), out, err)
   local stdin = assert(io.popen(cmd, "w"))
   local line = helper.eventually(function()
