@@ -17,7 +17,7 @@ local STATUS_INTERVAL, GIVE_UP_AFTER = 5, 300
 function Job.new(client, project_id, job_id)
   return setmetatable({
     client = client, project_id = project_id, id = job_id,
-    pending = {}, head = 1, -- events made in Lua (connection, finished)
+    pending = {}, head = 1, tail = 0, -- events made in Lua (connection, finished)
   }, Job)
 end
 
@@ -70,7 +70,9 @@ end
 --- Queue an event made in Lua.
 -- @local
 function Job:push(ev)
-  self.pending[#self.pending + 1] = ev
+  -- Not #pending: the queue's front is nil once taken, and # would then overwrite.
+  self.tail = self.tail + 1
+  self.pending[self.tail] = ev
 end
 
 local function pop_pending(self)
