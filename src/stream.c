@@ -161,6 +161,8 @@ static int emit_line(ei_stream *s, size_t off, size_t len)
 
 static int append_lines(ei_stream *s, const char *p, size_t n)
 {
+	if (n == 0)
+		return 0; /* and the text buffer may not exist yet */
 	compact(s);
 	if (grow((void **)&s->text, &s->text_cap, s->text_len + n, 1) < 0)
 		return -1;
