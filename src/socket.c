@@ -704,13 +704,21 @@ static void log_nothing(int level, const char *line)
 	(void)line;
 }
 
+/* lws logging is process-wide in 4.1: silence it so no URL can be printed.
+ * Once per process: its setter writes unlocked globals that lws on another
+ * thread (another lua_State's socket) may be writing or reading just then. */
+static pthread_once_t lws_log_once = PTHREAD_ONCE_INIT;
+static void silence_lws(void)
+{
+	lws_set_log_level(0, log_nothing);
+}
+
 static int make_context(ei_socket *s)
 {
 	if (s->ctx && s->ctx_tls == s->url.tls)
 		return 0;
 	destroy_context(s);
-	/* lws logging is process-wide in 4.1: silence it so no URL can be printed. */
-	lws_set_log_level(0, log_nothing);
+	pthread_once(&lws_log_once, silence_lws);
 	struct lws_context_creation_info info;
 	memset(&info, 0, sizeof info);
 	info.port = CONTEXT_PORT_NO_LISTEN;
