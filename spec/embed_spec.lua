@@ -1,5 +1,6 @@
 -- A C host embedding Lua follows a job from its own poll loop (examples/embed).
 local helper = require "helper"
+local core = require "ei.core"
 
 local ROOT = helper.root
 local HOST = ROOT .. "/build/examples/embed/ei-embed-host"
@@ -29,7 +30,8 @@ local function build_host()
 end
 
 -- Run the host against the simulator; returns its exit code, stdout lines and stderr.
-local function run_host(sim, env)
+-- args: extra arguments before --root, e.g. "--threads 2".
+local function run_host(sim, env, args)
   env = env or {}
   local err = os.tmpname()
   local vars = {
@@ -39,7 +41,9 @@ local function run_host(sim, env)
   local parts = { "env" }
   for k, v in pairs(vars) do parts[#parts + 1] = k .. "=" .. quote(v) end
   parts[#parts + 1] = quote(HOST)
-  parts[#parts + 1] = "--root " .. quote(ROOT)
+  if args then parts[#parts + 1] = args end
+  -- This host is the plain build's: its module too, whatever EI_BUILD says.
+  parts[#parts + 1] = "--root " .. quote(ROOT) .. " --build " .. quote(ROOT .. "/build")
   parts[#parts + 1] = "2> " .. quote(err)
   local p = assert(io.popen(table.concat(parts, " "), "r"))
   local out = p:read("a")
@@ -63,6 +67,22 @@ local function parse(lines)
     else r.other[#r.other + 1] = line end
   end
   return r
+end
+
+-- Split --threads output by its "[K] " tags into one list of lines per thread.
+local function by_thread(lines)
+  local threads, untagged = {}, {}
+  for _, line in ipairs(lines) do
+    local k, rest = line:match("^%[(%d+)%] (.*)$")
+    k = tonumber(k)
+    if k then
+      threads[k] = threads[k] or {}
+      table.insert(threads[k], rest)
+    else
+      untagged[#untagged + 1] = line
+    end
+  end
+  return threads, untagged
 end
 
 local function turns_of(stderr)
@@ -89,6 +109,57 @@ describe("embedding host", function()
     sim:stop()
   end)
 
+  it("runs two lua_States on two threads, each following its own job to the end with every log line once", function()
+    local sim = helper.studio { speed = 100 }
+    local client = sim:client()
+    local started = core.monotime()
+    local code, lines, stderr = run_host(sim, nil, "--threads 2")
+    local elapsed = core.monotime() - started
+    assert.equal(0, code, stderr)
+    assert.is_true(elapsed < 30, ("took %.1fs"):format(elapsed))
+    local threads, untagged = by_thread(lines)
+    assert.same({}, untagged)
+    assert.equal(2, #threads)
+    local jobs = {}
+    for k = 1, 2 do
+      local result = table.remove(threads[k])
+      assert.equal("result: succeeded", result)
+      local r = parse(threads[k])
+      assert.is_number(r.job)
+      assert.same({}, r.other)
+      assert.equal("true", r.finished)
+      local text = assert(client:call("downloadJobsLogs", { projectId = sim.project_id, jobId = r.job }))
+      assert.is_true(#r.logs > 30)
+      assert.same(lines_of(text), r.logs)
+      assert.matches("%[" .. k .. "%] poll turns: %d+", stderr)
+      local status = assert(client:call("getJobStatus", { projectId = sim.project_id, jobId = r.job }))
+      jobs[k] = status.job
+    end
+    assert.not_equal(jobs[1].id, jobs[2].id)
+    -- Both jobs were running at once: each was created before the other finished.
+    assert.is_true(jobs[1].created < jobs[2].finished and jobs[2].created < jobs[1].finished)
+    client:close()
+    sim:stop()
+  end)
+
+  it("with two threads, exits 1 when one job fails while the other thread's job still succeeds", function()
+    -- The second job the simulator creates fails; either thread may have started it.
+    local sim = helper.studio { speed = 300, scenario = { failJob = { atEpoch = 2, nth = 2 } } }
+    local code, lines, stderr = run_host(sim, nil, "--threads 2")
+    assert.equal(1, code, stderr)
+    local threads = by_thread(lines)
+    local seen = {}
+    for k = 1, 2 do
+      local result = table.remove(threads[k])
+      local r = parse(threads[k])
+      seen[#seen + 1] = { job = r.job, finished = r.finished, result = result }
+    end
+    table.sort(seen, function(a, b) return a.job < b.job end)
+    assert.same({ finished = "true", result = "result: succeeded" }, { finished = seen[1].finished, result = seen[1].result })
+    assert.same({ finished = "false", result = "result: failed" }, { finished = seen[2].finished, result = seen[2].result })
+    sim:stop()
+  end)
+
   it("exits 1 and prints finished: false when the job fails", function()
     local sim = helper.studio { speed = 300, scenario = { failJob = { atEpoch = 2 } } }
     local code, lines, stderr = run_host(sim)
@@ -110,5 +181,16 @@ describe("embedding host", function()
     assert.matches("ei%-embed%-host: ", stderr)
     assert.not_matches("ei_wrong", stderr)
     sim:stop()
+  end)
+
+  it("refuses --threads outside 1 to 64 with its usage and exit status 3", function()
+    for _, n in ipairs { "0", "65", "two", "" } do
+      local err = os.tmpname()
+      local ok, how, code = os.execute(("%s --threads %s > /dev/null 2> %s"):format(quote(HOST), quote(n), quote(err)))
+      local stderr = helper.read_file(err) or ""
+      os.remove(err)
+      assert.same({ false, "exit", 3 }, { ok or false, how, code }, n)
+      assert.matches("usage: ei%-embed%-host %[%-%-threads N%]", stderr)
+    end
   end)
 end)

@@ -3,7 +3,7 @@
  * Edge Impulse training job, and follows that job from its own poll() loop
  * through the job's pollable protocol (pollfd, events, timeout, step).
  *
- *   ei-embed-host [--root DIR] [--build DIR] [SCRIPT]
+ *   ei-embed-host [--threads N] [--root DIR] [--build DIR] [SCRIPT]
  *
  * DIR defaults come from EI_ROOT (the checkout, default ".") and EI_BUILD
  * (default ROOT/build); SCRIPT defaults to ROOT/examples/embed/follow.lua.
@@ -12,10 +12,19 @@
  * Output: "job: <id>", then "log: <line>" per log line, then
  * "finished: true|false"; the number of poll turns goes to stderr.
  * Exit status: 0 the job succeeded, 1 it failed, 3 an error (usage included).
+ *
+ * With --threads N (1 to 64), N threads run at once, each with its own
+ * lua_State, its own client and its own job, and nothing shared but the
+ * read-only options. Every line a thread writes starts with "[K] " (K from 1
+ * to N); once all have ended, one "[K] result: succeeded|failed|error" each.
+ * Exit status: 0 when every job succeeded, 3 when any thread had an error,
+ * otherwise 1.
  */
 #include <errno.h>
 #include <math.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +39,33 @@ enum { EXIT_SUCCEEDED = 0, EXIT_JOB_FAILED = 1, EXIT_ERROR = 3 };
 /* Longest single wait in poll(), and how long the whole job may take. */
 static const double MAX_WAIT = 1.0;
 static const double DEADLINE = 60.0;
+enum { MAX_THREADS = 64 };
+
+/* One follower: a thread (or main) with its own lua_State and job. */
+typedef struct {
+  const char *root, *build, *script; /* shared by all followers, read-only */
+  char tag[16];                      /* "[K] " or "" before each line */
+  int status;                        /* exit status of this follower */
+  long turns;
+  pthread_t thread;
+} follower;
+
+/* The follower that owns a state, kept in the state's extra space. */
+static follower *owner(lua_State *L) {
+  return *(follower **)lua_getextraspace(L);
+}
+
+/* A message on stderr after the follower's tag, whole whatever other threads write. */
+static void complain(lua_State *L, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  flockfile(stderr);
+  fprintf(stderr, "%sei-embed-host: ", owner(L)->tag);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  funlockfile(stderr);
+  va_end(ap);
+}
 
 static double monotime(void) {
   struct timespec ts;
@@ -56,7 +92,7 @@ static int pcall(lua_State *L, int nargs, int nresults) {
   int status = lua_pcall(L, nargs, nresults, base);
   lua_remove(L, base);
   if (status != LUA_OK) {
-    fprintf(stderr, "ei-embed-host: %s\n", lua_tostring(L, -1));
+    complain(L, "%s", lua_tostring(L, -1));
     lua_pop(L, 1);
   }
   return status;
@@ -66,7 +102,7 @@ static int pcall(lua_State *L, int nargs, int nresults) {
 static int method(lua_State *L, int job, const char *name, int nresults) {
   if (lua_getfield(L, job, name) != LUA_TFUNCTION) {
     lua_pop(L, 1);
-    fprintf(stderr, "ei-embed-host: the job has no method '%s'\n", name);
+    complain(L, "the job has no method '%s'", name);
     return LUA_ERRRUN;
   }
   lua_pushvalue(L, job);
@@ -87,14 +123,14 @@ static void set_paths(lua_State *L, const char *root, const char *build) {
 }
 
 /* One poll() on the job's descriptor; returns -1 on a poll error. */
-static int wait_for(int fd, const char *events, double seconds) {
+static int wait_for(lua_State *L, int fd, const char *events, double seconds) {
   struct pollfd p = { .fd = fd, .events = 0, .revents = 0 };
   if (strchr(events, 'r')) p.events |= POLLIN;
   if (strchr(events, 'w')) p.events |= POLLOUT;
   int ms = (int)ceil(seconds * 1000.0);
   int n = poll(&p, fd >= 0 ? 1 : 0, ms);
   if (n < 0 && errno != EINTR) {
-    fprintf(stderr, "ei-embed-host: poll: %s\n", strerror(errno));
+    complain(L, "poll: %s", strerror(errno));
     return -1;
   }
   return n;
@@ -108,7 +144,7 @@ static int drain(lua_State *L, int job, int *success) {
   for (;;) {
     if (lua_getfield(L, job, "receive") != LUA_TFUNCTION) {
       lua_pop(L, 1);
-      fprintf(stderr, "ei-embed-host: the job has no method 'receive'\n");
+      complain(L, "the job has no method 'receive'");
       return -1;
     }
     lua_pushvalue(L, job);
@@ -122,7 +158,7 @@ static int drain(lua_State *L, int job, int *success) {
         result = 1; /* nothing ready yet */
       } else {
         const char *msg = lua_tostring(L, -2), *code = lua_tostring(L, -1);
-        fprintf(stderr, "ei-embed-host: %s (%s)\n", msg ? msg : "error", code ? code : "?");
+        complain(L, "%s (%s)", msg ? msg : "error", code ? code : "?");
         result = -1;
       }
       lua_pop(L, 3);
@@ -137,15 +173,17 @@ static int drain(lua_State *L, int job, int *success) {
         size_t len = 0;
         const char *line = lua_tolstring(L, -1, &len);
         if (line) {
-          fputs("log: ", stdout);
+          flockfile(stdout); /* one whole line, whatever other threads write */
+          fprintf(stdout, "%slog: ", owner(L)->tag);
           fwrite(line, 1, len, stdout);
           fputc('\n', stdout);
+          funlockfile(stdout);
         }
         lua_pop(L, 1);
       } else if (type && strcmp(type, "finished") == 0) {
         lua_getfield(L, -2, "success");
         *success = lua_toboolean(L, -1);
-        printf("finished: %s\n", *success ? "true" : "false");
+        printf("%sfinished: %s\n", owner(L)->tag, *success ? "true" : "false");
         lua_pop(L, 1);
       }
       lua_pop(L, 1);
@@ -166,7 +204,7 @@ static int follow(lua_State *L, int job, long *turns) {
 
     double left = deadline - monotime();
     if (left <= 0) {
-      fprintf(stderr, "ei-embed-host: the job did not finish within %gs\n", DEADLINE);
+      complain(L, "the job did not finish within %gs", DEADLINE);
       return EXIT_ERROR;
     }
     if (method(L, job, "pollfd", 1) != LUA_OK) return EXIT_ERROR;
@@ -187,57 +225,95 @@ static int follow(lua_State *L, int job, long *turns) {
     if (wait < 0) wait = 0;
 
     ++*turns;
-    if (wait_for(fd, events, wait) < 0) return EXIT_ERROR;
+    if (wait_for(L, fd, events, wait) < 0) return EXIT_ERROR;
     if (method(L, job, "step", 0) != LUA_OK) return EXIT_ERROR;
   }
 }
 
 static int usage(void) {
-  fputs("usage: ei-embed-host [--root DIR] [--build DIR] [SCRIPT]\n", stderr);
+  fputs("usage: ei-embed-host [--threads N] [--root DIR] [--build DIR] [SCRIPT]\n", stderr);
   return EXIT_ERROR;
 }
 
-int main(int argc, char **argv) {
-  const char *root = getenv("EI_ROOT");
-  const char *build = getenv("EI_BUILD");
-  const char *script = NULL;
-  for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--root") == 0 && i + 1 < argc) root = argv[++i];
-    else if (strcmp(argv[i], "--build") == 0 && i + 1 < argc) build = argv[++i];
-    else if (argv[i][0] == '-' || script) return usage();
-    else script = argv[i];
-  }
-  if (!root || !*root) root = ".";
-
+/* Run the script in a new lua_State and follow the job it returns. */
+static void *run(void *arg) {
+  follower *f = arg;
+  f->status = EXIT_ERROR;
   lua_State *L = luaL_newstate();
   if (!L) {
-    fputs("ei-embed-host: cannot create a Lua state\n", stderr);
-    return EXIT_ERROR;
+    fprintf(stderr, "%sei-embed-host: cannot create a Lua state\n", f->tag);
+    return NULL;
   }
+  *(follower **)lua_getextraspace(L) = f;
   luaL_openlibs(L);
 
-  int status = EXIT_ERROR;
-  long turns = 0;
-  const char *build_dir = build && *build ? build : lua_pushfstring(L, "%s/build", root);
-  set_paths(L, root, build_dir);
-  const char *path = script ? script : lua_pushfstring(L, "%s/examples/embed/follow.lua", root);
+  const char *build_dir = f->build && *f->build ? f->build : lua_pushfstring(L, "%s/build", f->root);
+  set_paths(L, f->root, build_dir);
+  const char *path = f->script ? f->script : lua_pushfstring(L, "%s/examples/embed/follow.lua", f->root);
 
   if (luaL_loadfile(L, path) != LUA_OK) {
-    fprintf(stderr, "ei-embed-host: %s\n", lua_tostring(L, -1));
+    complain(L, "%s", lua_tostring(L, -1));
   } else if (pcall(L, 0, 1) == LUA_OK) {
     int job = lua_gettop(L);
     if (lua_isnil(L, job)) {
-      fprintf(stderr, "ei-embed-host: %s returned no job\n", path);
+      complain(L, "%s returned no job", path);
     } else {
       lua_getfield(L, job, "id");
-      printf("job: %s\n", luaL_tolstring(L, -1, NULL));
+      printf("%sjob: %s\n", f->tag, luaL_tolstring(L, -1, NULL));
       lua_pop(L, 2);
       fflush(stdout);
-      status = follow(L, job, &turns);
+      f->status = follow(L, job, &f->turns);
       method(L, job, "close", 0);
     }
   }
-  fprintf(stderr, "poll turns: %ld\n", turns);
+  fprintf(stderr, "%spoll turns: %ld\n", f->tag, f->turns);
   lua_close(L);
+  return NULL;
+}
+
+static const char *const results[] = {
+  [EXIT_SUCCEEDED] = "succeeded", [EXIT_JOB_FAILED] = "failed", [EXIT_ERROR] = "error",
+};
+
+int main(int argc, char **argv) {
+  follower base = { .root = getenv("EI_ROOT"), .build = getenv("EI_BUILD") };
+  int threads = 0;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--root") == 0 && i + 1 < argc) base.root = argv[++i];
+    else if (strcmp(argv[i], "--build") == 0 && i + 1 < argc) base.build = argv[++i];
+    else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
+      char *end;
+      long n = strtol(argv[++i], &end, 10);
+      if (*end || n < 1 || n > MAX_THREADS) return usage();
+      threads = (int)n;
+    } else if (argv[i][0] == '-' || base.script) return usage();
+    else base.script = argv[i];
+  }
+  if (!base.root || !*base.root) base.root = ".";
+
+  if (threads == 0) { /* alone, on the main thread, with untagged output */
+    run(&base);
+    return base.status;
+  }
+
+  follower f[MAX_THREADS];
+  int started = 0;
+  for (; started < threads; started++) {
+    f[started] = base;
+    snprintf(f[started].tag, sizeof f[started].tag, "[%d] ", started + 1);
+    int err = pthread_create(&f[started].thread, NULL, run, &f[started]);
+    if (err) {
+      fprintf(stderr, "ei-embed-host: cannot start thread %d: %s\n", started + 1, strerror(err));
+      break;
+    }
+  }
+  /* Each thread ends: its requests have the client's timeouts, its job DEADLINE. */
+  int status = started < threads ? EXIT_ERROR : EXIT_SUCCEEDED;
+  for (int i = 0; i < started; i++) {
+    pthread_join(f[i].thread, NULL);
+    printf("%sresult: %s\n", f[i].tag, results[f[i].status]);
+    if (f[i].status == EXIT_ERROR) status = EXIT_ERROR;
+    else if (f[i].status == EXIT_JOB_FAILED && status == EXIT_SUCCEEDED) status = EXIT_JOB_FAILED;
+  }
   return status;
 }
