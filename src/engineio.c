@@ -143,8 +143,8 @@ static size_t utf8_encode(unsigned cp, char *o)
 }
 
 /* \uXXXX at p[i] (just after the backslash and 'u'), with its low surrogate
- * when it is a high one. Returns the index after it, or 0. */
-static size_t unicode_escape(const char *p, size_t n, size_t i, ei_bytes *out)
+ * when it is a high one, written at *o. Returns the index after it, or 0. */
+static size_t unicode_escape(const char *p, size_t n, size_t i, char **o)
 {
 	unsigned cp, lo;
 	if (hex4(p, n, i, &cp) < 0)
@@ -159,36 +159,71 @@ static size_t unicode_escape(const char *p, size_t n, size_t i, ei_bytes *out)
 		cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
 		i += 6;
 	}
-	char utf8[4];
-	return ei_bytes_append(out, utf8, utf8_encode(cp, utf8)) < 0 ? 0 : i;
+	*o += utf8_encode(cp, *o);
+	return i;
 }
 
-size_t ei_eio_json_string(const char *p, size_t n, ei_bytes *out)
+/* Bytes that end a run of plain string text. */
+static const unsigned char string_stops[256] = { ['"'] = 1, ['\\'] = 1 };
+
+/* The index of the first quote or backslash from p[i], or n. Eight bytes at
+ * a time: the lowest flagged byte of a word is always a true hit. */
+static inline size_t plain_run(const char *p, size_t n, size_t i)
 {
-	if (n == 0 || p[0] != '"')
-		return 0;
-	size_t i = 1;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+	const uint64_t quotes = ones * '"', slashes = ones * '\\';
+	for (; n - i >= 8; i += 8) {
+		uint64_t w;
+		memcpy(&w, p + i, 8);
+		uint64_t q = w ^ quotes, b = w ^ slashes;
+		uint64_t hit = (((q - ones) & ~q) | ((b - ones) & ~b)) & highs;
+		if (hit)
+			return i + (size_t)(__builtin_ctzll(hit) >> 3);
+	}
+#endif
+	while (i < n && !string_stops[(unsigned char)p[i]])
+		i++;
+	return i;
+}
+
+/* Decode string text from p[i] to its closing quote, appending to out, which
+ * has room for n - i more bytes: the text decoded never outgrows its JSON form
+ * (\uXXXX, 6 bytes, gives at most 3; a surrogate pair, 12, gives 4; any other
+ * escape, 2, gives 1). Returns the index just past the quote, or 0. */
+static size_t decode_string(const char *p, size_t n, size_t i, ei_bytes *out)
+{
+	char *o = out->p + out->len;
 	for (;;) {
 		size_t run = i;
-		while (i < n && p[i] != '"' && p[i] != '\\')
-			i++;
-		if (i >= n || ei_bytes_append(out, p + run, i - run) < 0)
+		i = plain_run(p, n, i);
+		if (i >= n)
 			return 0;
-		if (p[i] == '"')
+		memcpy(o, p + run, i - run);
+		o += i - run;
+		if (p[i] == '"') {
+			out->len = (size_t)(o - out->p);
 			return i + 1;
+		}
 		if (++i >= n)
 			return 0;
 		unsigned char e = (unsigned char)p[i++];
 		if (e == 'u') {
-			if (!(i = unicode_escape(p, n, i, out)))
+			if (!(i = unicode_escape(p, n, i, &o)))
 				return 0;
 		} else if (e < 128 && simple_escapes[e]) {
-			if (ei_bytes_append(out, &simple_escapes[e], 1) < 0)
-				return 0;
+			*o++ = simple_escapes[e];
 		} else {
 			return 0;
 		}
 	}
+}
+
+size_t ei_eio_json_string(const char *p, size_t n, ei_bytes *out)
+{
+	if (n == 0 || p[0] != '"' || ei_bytes_reserve(out, n) < 0)
+		return 0;
+	return decode_string(p, n, 1, out);
 }
 
 /* ---- Events ------------------------------------------------------------ */
@@ -223,7 +258,7 @@ static ei_ev_kind classify_name(const char *name, size_t len, ei_eio_event *ev)
 {
 	for (size_t i = 0; i < sizeof event_names / sizeof *event_names; i++) {
 		size_t nl = event_names[i].len;
-		if (len < nl || memcmp(name, event_names[i].name, nl) != 0)
+		if (len < nl || name[0] != event_names[i].name[0] || memcmp(name, event_names[i].name, nl) != 0)
 			continue;
 		if (!event_names[i].has_id) {
 			if (len == nl)
@@ -256,30 +291,37 @@ static size_t fast_string(const char *p, size_t n, size_t i, ei_bytes *scratch, 
 {
 	if (i >= n || p[i] != '"')
 		return FAST_NO;
-	const char *q = memchr(p + i + 1, '"', n - i - 1);
-	if (!q)
+	size_t j = plain_run(p, n, i + 1);
+	if (j >= n)
 		return FAST_NO;
-	if (!memchr(p + i + 1, '\\', (size_t)(q - (p + i + 1)))) {
+	if (p[j] == '"') {
 		*s = p + i + 1;
-		*len = (size_t)(q - (p + i + 1));
-		return (size_t)(q - p) + 1;
+		*len = j - i - 1;
+		return j + 1;
 	}
+	/* An escape: decode from there on, after the plain text before it. */
 	size_t start = scratch->len;
-	size_t used = ei_eio_json_string(p + i, n - i, scratch);
-	if (!used)
+	if (ei_bytes_reserve(scratch, n - i) < 0)
 		return FAST_NO;
+	memcpy(scratch->p + start, p + i + 1, j - i - 1);
+	scratch->len += j - i - 1;
+	size_t end = decode_string(p, n, j, scratch);
+	if (!end) {
+		scratch->len = start;
+		return FAST_NO;
+	}
 	*s = scratch->p + start;
 	*len = scratch->len - start;
-	return i + used;
+	return end;
 }
 
 /* An integer of at most 15 digits, exact as a double. */
 static size_t fast_int(const char *p, size_t n, size_t i, double *out)
 {
 	int neg = i < n && p[i] == '-';
-	size_t j = i + (size_t)neg, start = j;
+	size_t j = i + (size_t)neg, start = j, end = n - j > 15 ? j + 15 : n;
 	int64_t v = 0;
-	while (j < n && is_digit(p[j]) && j - start < 15)
+	while (j < end && is_digit(p[j]))
 		v = v * 10 + (p[j++] - '0');
 	if (j == start || (j < n && (is_digit(p[j]) || p[j] == '.' || p[j] == 'e' || p[j] == 'E')))
 		return FAST_NO;
@@ -289,11 +331,11 @@ static size_t fast_int(const char *p, size_t n, size_t i, double *out)
 	return j;
 }
 
-static size_t fast_literal(const char *p, size_t n, size_t i, const char *lit)
+static size_t literal_at(const char *p, size_t n, size_t i, const char *lit, size_t l)
 {
-	size_t l = strlen(lit);
 	return n - i >= l && memcmp(p + i, lit, l) == 0 ? i + l : FAST_NO;
 }
+#define fast_literal(p, n, i, lit) literal_at(p, n, i, lit, sizeof lit - 1)
 
 /* Skip a scalar value of a key we do not use. */
 static size_t fast_skip(const char *p, size_t n, size_t i, ei_bytes *scratch)
@@ -319,17 +361,24 @@ static size_t fast_skip(const char *p, size_t n, size_t i, ei_bytes *scratch)
 
 enum { KEY_DATA = 1, KEY_TIMESTAMP = 2, KEY_SUCCESS = 4, KEY_JOBID = 8 };
 
+static const struct {
+	const char *name;
+	size_t len;
+	unsigned bit;
+} payload_keys[] = { { "data", 4, KEY_DATA }, { "timestamp", 9, KEY_TIMESTAMP }, { "success", 7, KEY_SUCCESS }, { "jobId", 5, KEY_JOBID } };
+
+static unsigned key_bit(const char *key, size_t klen)
+{
+	for (size_t k = 0; k < sizeof payload_keys / sizeof *payload_keys; k++)
+		if (payload_keys[k].len == klen && memcmp(payload_keys[k].name, key, klen) == 0)
+			return payload_keys[k].bit;
+	return 0;
+}
+
 static size_t fast_member(const char *p, size_t n, size_t i, const char *key, size_t klen, ei_bytes *scratch,
 			  ei_eio_event *ev, unsigned *seen)
 {
-	static const struct {
-		const char *name;
-		unsigned bit;
-	} keys[] = { { "data", KEY_DATA }, { "timestamp", KEY_TIMESTAMP }, { "success", KEY_SUCCESS }, { "jobId", KEY_JOBID } };
-	unsigned bit = 0;
-	for (size_t k = 0; k < sizeof keys / sizeof *keys; k++)
-		if (strlen(keys[k].name) == klen && memcmp(keys[k].name, key, klen) == 0)
-			bit = keys[k].bit;
+	unsigned bit = key_bit(key, klen);
 	if (bit & *seen)
 		return FAST_NO; /* a duplicate key: let cJSON's rule apply */
 	*seen |= bit;
@@ -371,10 +420,11 @@ static size_t fast_object(const char *p, size_t n, size_t i, ei_bytes *scratch, 
 	for (;;) {
 		if (i >= n || p[i] != '"')
 			return FAST_NO;
-		const char *key = p + i + 1, *q = memchr(key, '"', n - i - 1);
-		if (!q || memchr(key, '\\', (size_t)(q - key)))
+		size_t kend = plain_run(p, n, i + 1);
+		if (kend >= n || p[kend] != '"')
 			return FAST_NO;
-		i = skip_ws(p, n, (size_t)(q - p) + 1);
+		const char *key = p + i + 1, *q = p + kend;
+		i = skip_ws(p, n, kend + 1);
 		if (i >= n || p[i] != ':')
 			return FAST_NO;
 		i = skip_ws(p, n, i + 1);
@@ -433,7 +483,9 @@ static ei_ev_kind slow_payload(const cJSON *payload, ei_bytes *scratch, ei_eio_e
 		if (!cJSON_IsString(v))
 			return ev->kind = EI_EV_MALFORMED;
 		ev->data_len = strlen(v->valuestring);
-		if (ei_bytes_append(scratch, v->valuestring, ev->data_len) < 0)
+		/* reserved first so that an empty text still points into a buffer */
+		if (ei_bytes_reserve(scratch, ev->data_len + 1) < 0 ||
+		    ei_bytes_append(scratch, v->valuestring, ev->data_len) < 0)
 			return ev->kind = EI_EV_MALFORMED;
 		ev->data = scratch->p + scratch->len - ev->data_len;
 		v = cJSON_GetObjectItemCaseSensitive(payload, "timestamp");
@@ -494,8 +546,9 @@ ei_ev_kind ei_eio_event_parse(const char *p, size_t n, ei_bytes *scratch, ei_eio
 	i = skip_ws(p, n, i + 1);
 	if (i >= n || p[i] != '"')
 		return ev->kind = EI_EV_MALFORMED;
-	const char *name = p + i + 1, *q = memchr(name, '"', n - i - 1);
-	if (!q || memchr(name, '\\', (size_t)(q - name))) {
+	size_t end = plain_run(p, n, i + 1);
+	const char *name = p + i + 1, *q = p + end;
+	if (end >= n || *q != '"') {
 		slow_event(p, n, scratch, ev);
 		return settle(ev);
 	}

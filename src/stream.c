@@ -289,6 +289,10 @@ static void trim(const char *p, size_t *from, size_t *to)
 int ei_line_progress(const char *p, size_t n, int64_t *epoch, int64_t *epochs)
 {
 	size_t i = 0, end = n;
+	while (i < n && is_space(p[i]))
+		i++;
+	if (i >= n || p[i] != 'E')
+		return 0;
 	trim(p, &i, &end);
 	if (end - i < 9 || memcmp(p + i, "Epoch", 5) != 0 || !is_space(p[i + 5]))
 		return 0;
@@ -405,6 +409,11 @@ int ei_line_is_metrics(const char *p, size_t n)
 {
 	size_t pos = 0, from, to;
 	ei_metric m;
+	while (pos < n && is_space(p[pos]))
+		pos++;
+	if (pos >= n || !is_digit(p[pos]))
+		return 0; /* not a step counter: no need to look for segments */
+	pos = 0;
 	if (!segment(p, n, &pos, &from, &to) || !finished_steps(p, from, to))
 		return 0;
 	return ei_line_metric_next(p, n, &pos, &m);
