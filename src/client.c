@@ -1,6 +1,5 @@
 /* The client (`ei.Client`): one libcurl multi handle whose sockets join one
  * epoll set, so a host waits on a single descriptor. */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,18 +20,14 @@ struct ei_client {
 	int closed;
 };
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void curl_init_once(void)
-{
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 #define CLIENT_OF(w) ((ei_client *)((char *)(w) - offsetof(ei_client, curl_watch)))
 
 static void collect_finished(ei_client *c)
 {
 	int left;
 	CURLMsg *msg;
+	if (!c->multi) /* no request yet */
+		return;
 	while ((msg = curl_multi_info_read(c->multi, &left)))
 		if (msg->msg == CURLMSG_DONE)
 			ei_request_finish(msg->easy_handle, msg->data.result);
@@ -120,8 +115,15 @@ int ei_client_insecure(ei_client *c)
 	return c->insecure;
 }
 
+/* The multi handle, made on the first request: libcurl is loaded only then (http.c). */
 CURLM *ei_client_multi(ei_client *c)
 {
+	if (!c->multi && (c->multi = curl_multi_init())) {
+		curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+		curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+		curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+		curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+	}
 	return c->multi;
 }
 
@@ -150,7 +152,8 @@ static int client_close(lua_State *L)
 	while (c->requests)
 		ei_request_abandon(c->requests);
 	ei_poll_free(&c->poll);
-	curl_multi_cleanup(c->multi);
+	if (c->multi)
+		curl_multi_cleanup(c->multi);
 	free(c->ca_file);
 	free(c->user_agent);
 	c->multi = NULL;
@@ -163,7 +166,6 @@ static int client_new(lua_State *L)
 	if (lua_isnoneornil(L, 1))
 		lua_newtable(L);
 	luaL_checktype(L, 1, LUA_TTABLE);
-	pthread_once(&curl_once, curl_init_once);
 	ei_client *c = lua_newuserdatauv(L, sizeof *c, 0);
 	memset(c, 0, sizeof *c);
 	c->closed = 1; /* until fully built, so __gc has nothing to free */
@@ -176,18 +178,13 @@ static int client_new(lua_State *L)
 	lua_pop(L, 1);
 	c->curl_deadline = -1;
 	c->curl_watch = (ei_watch){ .ready = curl_ready, .deadline = curl_deadline, .tick = curl_tick, .orphan = curl_orphan };
-	c->multi = curl_multi_init();
-	if (!c->multi || ei_poll_init(&c->poll) < 0) {
+	if (ei_poll_init(&c->poll) < 0) {
 		c->closed = 0;
 		client_close(L);
 		return luaL_error(L, "cannot create a client: out of resources");
 	}
 	c->closed = 0;
 	ei_poll_attach(&c->poll, &c->curl_watch);
-	curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
-	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
 	return 1;
 }
 
