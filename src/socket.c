@@ -124,8 +124,11 @@ typedef struct ei_socket {
 	unsigned char *tx;
 	size_t tx_cap;
 
-	ei_stream **jobs;
+	ei_stream **jobs; /* in the order they were followed */
 	size_t n_jobs, cap_jobs;
+	ei_stream **slots; /* the same jobs by id: open addressing, linear probing */
+	size_t n_slots;	   /* a power of two, more than twice n_jobs */
+	size_t queued, queued_bytes; /* events and bytes waiting, over all jobs */
 	ei_socket_stats stats;
 } ei_socket;
 
@@ -214,28 +217,80 @@ static void subscribe(ei_socket *s, ei_stream *st)
 
 /* ---- Jobs -------------------------------------------------------------- */
 
+static size_t job_slot(int64_t job, size_t n_slots)
+{
+	return (size_t)(((uint64_t)job * 0x9E3779B97F4A7C15u) >> 32) & (n_slots - 1);
+}
+
 static ei_stream *find_job(ei_socket *s, int64_t job)
 {
-	for (size_t i = 0; i < s->n_jobs; i++)
-		if (s->jobs[i]->job == job)
-			return s->jobs[i];
-	return NULL;
+	if (!s->n_slots)
+		return NULL;
+	for (size_t i = job_slot(job, s->n_slots);; i = (i + 1) & (s->n_slots - 1))
+		if (!s->slots[i] || s->slots[i]->job == job)
+			return s->slots[i];
 }
 
-static size_t queued_events(const ei_socket *s)
+static void index_add(ei_socket *s, ei_stream *st)
 {
-	size_t n = 0;
-	for (size_t i = 0; i < s->n_jobs; i++)
-		n += ei_stream_queued(s->jobs[i]);
-	return n;
+	size_t i = job_slot(st->job, s->n_slots);
+	while (s->slots[i])
+		i = (i + 1) & (s->n_slots - 1);
+	s->slots[i] = st;
 }
 
-static size_t queued_bytes(const ei_socket *s)
+/* Room in the index for one more job. */
+static int index_reserve(ei_socket *s)
 {
-	size_t n = 0;
+	if (2 * (s->n_jobs + 1) < s->n_slots)
+		return 0;
+	size_t n = s->n_slots ? 2 * s->n_slots : 8;
+	ei_stream **slots = calloc(n, sizeof *slots);
+	if (!slots)
+		return -1;
+	free(s->slots);
+	s->slots = slots;
+	s->n_slots = n;
 	for (size_t i = 0; i < s->n_jobs; i++)
-		n += ei_stream_bytes(s->jobs[i]);
-	return n;
+		index_add(s, s->jobs[i]);
+	return 0;
+}
+
+/* Remove a job from the index, moving back the entries its slot displaced. */
+static void index_remove(ei_socket *s, const ei_stream *st)
+{
+	size_t mask = s->n_slots - 1, i = job_slot(st->job, s->n_slots), j;
+	while (s->slots[i] != st)
+		i = (i + 1) & mask;
+	for (j = i;;) {
+		s->slots[i] = NULL;
+		for (;;) {
+			j = (j + 1) & mask;
+			if (!s->slots[j])
+				return;
+			size_t k = job_slot(s->slots[j]->job, s->n_slots);
+			if (i <= j ? (i >= k || k > j) : (i >= k && k > j))
+				break; /* its home is at or before the hole: it moves into it */
+		}
+		s->slots[i] = s->slots[j];
+		i = j;
+	}
+}
+
+/* A job's queue before a change, to keep the socket's totals in step. */
+typedef struct {
+	size_t events, bytes;
+} ei_queue_mark;
+
+static ei_queue_mark queue_mark(const ei_stream *st)
+{
+	return (ei_queue_mark){ ei_stream_queued(st), ei_stream_bytes(st) };
+}
+
+static void queue_changed(ei_socket *s, const ei_stream *st, ei_queue_mark before)
+{
+	s->queued = s->queued - before.events + ei_stream_queued(st);
+	s->queued_bytes = s->queued_bytes - before.bytes + ei_stream_bytes(st);
 }
 
 /* Stop reading while Lua is behind; the data waits in the kernel and lws. */
@@ -243,7 +298,7 @@ static void check_flow(ei_socket *s)
 {
 	if (s->rx_stopped || !s->wsi)
 		return;
-	if (queued_events(s) > s->max_queue || queued_bytes(s) > s->max_queue_bytes) {
+	if (s->queued > s->max_queue || s->queued_bytes > s->max_queue_bytes) {
 		lws_rx_flow_control(s->wsi, 0);
 		s->rx_stopped = 1;
 		s->stats.flow_stops++;
@@ -256,7 +311,7 @@ static void maybe_resume(ei_socket *s)
 {
 	if (!s->rx_stopped)
 		return;
-	if (queued_events(s) > s->max_queue / 2 || queued_bytes(s) > s->max_queue_bytes / 2)
+	if (s->queued > s->max_queue / 2 || s->queued_bytes > s->max_queue_bytes / 2)
 		return;
 	s->rx_stopped = 0;
 	s->last_rx = ei_now_ms();
@@ -295,7 +350,10 @@ static int on_job_data(ei_socket *s, const ei_eio_event *ev)
 		return 0;
 	}
 	uint64_t dups = st->dup_bytes, dup_payloads = st->dup_payloads;
-	if (ei_stream_feed(st, ev->data, ev->data_len, ev->has_ts, ev->ts) < 0)
+	ei_queue_mark before = queue_mark(st);
+	int rc = ei_stream_feed(st, ev->data, ev->data_len, ev->has_ts, ev->ts);
+	queue_changed(s, st, before);
+	if (rc < 0)
 		return fail_now(s, EI_ENOMEM, "out of memory queueing job logs");
 	s->stats.duplicate_bytes += st->dup_bytes - dups;
 	s->stats.dropped_duplicates += st->dup_payloads - dup_payloads;
@@ -310,7 +368,10 @@ static int on_job_finished(ei_socket *s, const ei_eio_event *ev)
 		s->stats.ignored++;
 		return 0;
 	}
-	if (ei_stream_end(st, ev->success > 0) < 0)
+	ei_queue_mark before = queue_mark(st);
+	int rc = ei_stream_end(st, ev->success > 0);
+	queue_changed(s, st, before);
+	if (rc < 0)
 		return fail_now(s, EI_ENOMEM, "out of memory queueing job logs");
 	check_flow(s);
 	return 0;
@@ -413,8 +474,7 @@ static int on_receive(ei_socket *s, struct lws *wsi, const char *in, size_t len)
 		s->message_binary = lws_frame_is_binary(wsi);
 		s->in_message = 1;
 	}
-	s->last_rx = ei_now_ms();
-	s->rx_bytes += len;
+	s->rx_bytes += len; /* service() notes the time of the read */
 	size_t ahead = final ? 0 : lws_remaining_packet_payload(wsi);
 	if (s->rx.len + len + ahead > s->max_frame) {
 		set_closed(s, EI_EPROTO, "the server sent a message of more than %zu bytes", s->max_frame);
@@ -583,6 +643,7 @@ static void start_lws(ei_socket *s);
 
 static void service(ei_socket *s, int64_t now)
 {
+	uint64_t start = s->rx_bytes;
 	for (int i = 0; i < SERVICE_ROUNDS && s->ctx; i++) {
 		uint64_t before = s->rx_bytes;
 		lws_service(s->ctx, -1);
@@ -591,6 +652,8 @@ static void service(ei_socket *s, int64_t now)
 		if (!s->wsi || s->rx_stopped || s->rx_bytes == before)
 			break;
 	}
+	if (s->rx_bytes != start)
+		s->last_rx = ei_now_ms();
 	s->lws_due = s->phase == PH_NONE || s->phase == PH_WEBSOCKET ? -1 : now + CONNECTING_POLL_MS;
 	sync_fds(s);
 }
@@ -1087,6 +1150,8 @@ static int socket_follow(lua_State *L)
 		lua_pushboolean(L, 1);
 		return 1;
 	}
+	if (index_reserve(s) < 0)
+		return luaL_error(L, "out of memory");
 	if (s->n_jobs == s->cap_jobs) {
 		size_t cap = s->cap_jobs ? s->cap_jobs * 2 : 4;
 		ei_stream **jobs = realloc(s->jobs, cap * sizeof *jobs);
@@ -1100,6 +1165,7 @@ static int socket_follow(lua_State *L)
 		return luaL_error(L, "out of memory");
 	ei_stream_init(st, job, s->max_frame);
 	s->jobs[s->n_jobs++] = st;
+	index_add(s, st);
 	if (s->state == ST_OPEN) {
 		subscribe(s, st);
 		sync_fds(s);
@@ -1119,18 +1185,32 @@ static int socket_unfollow(lua_State *L)
 {
 	ei_socket *s = check_socket(L);
 	int64_t job = check_job(L, 2);
-	for (size_t i = 0; i < s->n_jobs; i++)
-		if (s->jobs[i]->job == job) {
-			free_job(s->jobs[i]);
-			s->jobs[i] = s->jobs[--s->n_jobs];
-			break;
-		}
+	ei_stream *st = find_job(s, job);
+	if (st) {
+		size_t i = 0;
+		while (s->jobs[i] != st)
+			i++;
+		s->jobs[i] = s->jobs[--s->n_jobs];
+		index_remove(s, st);
+		s->queued -= ei_stream_queued(st);
+		s->queued_bytes -= ei_stream_bytes(st);
+		free_job(st);
+	}
 	maybe_resume(s);
 	lua_pushboolean(L, 1);
 	return 1;
 }
 
-static const char *const event_types[] = { "log", "progress", "metrics", "ended" };
+/* The words of event tables, interned once per Lua state as upvalues of next
+ * and drain, so that building an event looks no string up. The types follow
+ * the order of ei_sev_type. */
+enum { W_TYPE = 1, W_JOB, W_LINE, W_EPOCH, W_EPOCHS, W_FRACTION, W_SUCCESS, W_LOG, W_PROGRESS, W_METRICS, W_ENDED, W_END };
+static const char *const event_words[W_END] = {
+	[W_TYPE] = "type",    [W_JOB] = "job",	   [W_LINE] = "line",	    [W_EPOCH] = "epoch",
+	[W_EPOCHS] = "epochs", [W_FRACTION] = "fraction", [W_SUCCESS] = "success", [W_LOG] = "log",
+	[W_PROGRESS] = "progress", [W_METRICS] = "metrics", [W_ENDED] = "ended",
+};
+#define WORD(w) lua_upvalueindex(w)
 
 /* A metric value as a Lua number: nan and inf too. */
 static void push_metric_value(lua_State *L, const char *p, size_t n)
@@ -1168,36 +1248,48 @@ static void push_metrics(lua_State *L, const char *line, size_t len)
 	}
 }
 
+/* t[word] = value on top of the stack, t just below it. */
+static void set_word(lua_State *L, int word)
+{
+	lua_pushvalue(L, WORD(word));
+	lua_insert(L, -2);
+	lua_rawset(L, -3);
+}
+
 static void push_event(lua_State *L, const ei_stream *st, const ei_sev *e)
 {
-	lua_createtable(L, 0, 6);
-	lua_pushstring(L, event_types[e->type]);
-	lua_setfield(L, -2, "type");
+	static const int fields[] = { [EI_SEV_LOG] = 3, [EI_SEV_PROGRESS] = 5, [EI_SEV_METRICS] = 8, [EI_SEV_ENDED] = 3 };
+	lua_createtable(L, 0, fields[e->type]);
+	lua_pushvalue(L, WORD(W_TYPE));
+	lua_pushvalue(L, WORD(W_LOG + e->type));
+	lua_rawset(L, -3);
+	lua_pushvalue(L, WORD(W_JOB));
 	lua_pushinteger(L, (lua_Integer)st->job);
-	lua_setfield(L, -2, "job");
+	lua_rawset(L, -3);
 	switch (e->type) {
 	case EI_SEV_LOG:
+		lua_pushvalue(L, WORD(W_LINE));
 		lua_pushlstring(L, ei_stream_text(st, e), e->len);
-		lua_setfield(L, -2, "line");
+		lua_rawset(L, -3);
 		break;
 	case EI_SEV_PROGRESS:
 		lua_pushinteger(L, (lua_Integer)e->epoch);
-		lua_setfield(L, -2, "epoch");
+		set_word(L, W_EPOCH);
 		lua_pushinteger(L, (lua_Integer)e->epochs);
-		lua_setfield(L, -2, "epochs");
+		set_word(L, W_EPOCHS);
 		lua_pushnumber(L, (lua_Number)e->epoch / (lua_Number)e->epochs);
-		lua_setfield(L, -2, "fraction");
+		set_word(L, W_FRACTION);
 		break;
 	case EI_SEV_METRICS:
 		if (e->has_epoch) {
 			lua_pushinteger(L, (lua_Integer)e->epoch);
-			lua_setfield(L, -2, "epoch");
+			set_word(L, W_EPOCH);
 		}
 		push_metrics(L, ei_stream_text(st, e), e->len);
 		break;
 	default:
 		lua_pushboolean(L, e->success);
-		lua_setfield(L, -2, "success");
+		set_word(L, W_SUCCESS);
 		break;
 	}
 }
@@ -1212,8 +1304,10 @@ static int socket_next(lua_State *L)
 		lua_pushnil(L);
 		return 1;
 	}
+	ei_queue_mark before = queue_mark(st);
 	push_event(L, st, e);
 	ei_stream_pop(st);
+	queue_changed(s, st, before);
 	maybe_resume(s);
 	return 1;
 }
@@ -1229,11 +1323,15 @@ static int socket_drain(lua_State *L)
 	if ((lua_Unsigned)max < n)
 		n = (size_t)max;
 	lua_createtable(L, n > INT32_MAX ? INT32_MAX : (int)n, 0);
+	if (!n)
+		return 1;
+	ei_queue_mark before = queue_mark(st);
 	for (size_t i = 1; i <= n; i++) {
 		push_event(L, st, ei_stream_peek(st));
 		ei_stream_pop(st);
 		lua_rawseti(L, -2, (lua_Integer)i);
 	}
+	queue_changed(s, st, before);
 	maybe_resume(s);
 	return 1;
 }
@@ -1281,7 +1379,10 @@ static int socket_feed(lua_State *L)
 	ei_stream *st = check_followed(L, s);
 	size_t len;
 	const char *text = luaL_checklstring(L, 3, &len);
-	if (ei_stream_backfill(st, text, len) < 0)
+	ei_queue_mark before = queue_mark(st);
+	int rc = ei_stream_backfill(st, text, len);
+	queue_changed(s, st, before);
+	if (rc < 0)
 		return luaL_error(L, "out of memory");
 	lua_pushboolean(L, 1);
 	return 1;
@@ -1292,7 +1393,10 @@ static int socket_flush(lua_State *L)
 {
 	ei_socket *s = check_socket(L);
 	ei_stream *st = check_followed(L, s);
-	if (ei_stream_flush(st) < 0)
+	ei_queue_mark before = queue_mark(st);
+	int rc = ei_stream_flush(st);
+	queue_changed(s, st, before);
+	if (rc < 0)
 		return luaL_error(L, "out of memory");
 	lua_pushboolean(L, 1);
 	return 1;
@@ -1319,8 +1423,8 @@ static int socket_stats(lua_State *L)
 		{ "pongs_received", s->stats.pongs_received },
 		{ "pings_received", s->stats.pings_received },
 		{ "flow_stops", s->stats.flow_stops },
-		{ "queued", queued_events(s) },
-		{ "queued_bytes", queued_bytes(s) },
+		{ "queued", s->queued },
+		{ "queued_bytes", s->queued_bytes },
 	};
 	lua_createtable(L, 0, (int)(sizeof fields / sizeof *fields) + 1);
 	for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
@@ -1349,6 +1453,10 @@ static int socket_close(lua_State *L)
 	free(s->jobs);
 	s->jobs = NULL;
 	s->n_jobs = s->cap_jobs = 0;
+	free(s->slots);
+	s->slots = NULL;
+	s->n_slots = 0;
+	s->queued = s->queued_bytes = 0;
 	ei_bytes_free(&s->rx);
 	ei_bytes_free(&s->scratch);
 	ei_bytes_free(&s->out);
@@ -1376,12 +1484,18 @@ void ei_socket_open(lua_State *L)
 {
 	static const luaL_Reg methods[] = {
 		{ "connect", socket_connect }, { "state", socket_state },   { "follow", socket_follow },
-		{ "unfollow", socket_unfollow }, { "next", socket_next },   { "drain", socket_drain },
-		{ "queued", socket_queued },   { "position", socket_position }, { "feed", socket_feed },
+		{ "unfollow", socket_unfollow }, { "queued", socket_queued },   { "position", socket_position }, { "feed", socket_feed },
 		{ "flush", socket_flush },     { "stats", socket_stats },   { "close", socket_close },
 		{ NULL, NULL },
 	};
+	static const luaL_Reg event_methods[] = { { "next", socket_next }, { "drain", socket_drain }, { NULL, NULL } };
 	ei_new_class(L, EI_SOCKET_MT, methods, socket_close, socket_tostring);
+	luaL_getmetatable(L, EI_SOCKET_MT);
+	lua_getfield(L, -1, "__index");
+	for (int w = 1; w < W_END; w++)
+		lua_pushstring(L, event_words[w]);
+	luaL_setfuncs(L, event_methods, W_END - 1);
+	lua_pop(L, 2);
 	lua_pushcfunction(L, socket_new);
 	lua_setfield(L, -2, "socket");
 }
