@@ -11,6 +11,8 @@ Job.__index = Job
 -- How long a job may stay silent before its status is asked, and how long
 -- REST may keep failing before following the job is given up.
 local STATUS_INTERVAL, GIVE_UP_AFTER = 5, 300
+-- Events taken from the socket per call into C.
+local BATCH = 64
 
 --- Wrap a job of a project.
 -- @local
@@ -18,6 +20,10 @@ function Job.new(client, project_id, job_id)
   return setmetatable({
     client = client, project_id = project_id, id = job_id,
     pending = {}, head = 1, tail = 0, -- events made in Lua (connection, finished)
+    -- Events drained from the socket, and how many of them were taken. `ready`
+    -- is the batch while its next event may be returned without further checks:
+    -- the job is open and no event made in Lua waits (see receive).
+    batch = {}, taken = 0, ready = nil,
   }, Job)
 end
 
@@ -73,6 +79,7 @@ function Job:push(ev)
   -- Not #pending: the queue's front is nil once taken, and # would then overwrite.
   self.tail = self.tail + 1
   self.pending[self.tail] = ev
+  self.ready = nil -- it goes before the socket's events
 end
 
 local function pop_pending(self)
@@ -95,19 +102,41 @@ local function sock_of(self)
   return self.stream and self.stream.sock
 end
 
+-- The next batch of events the socket queued for this job, if any.
+local function refill(self)
+  local sock = sock_of(self)
+  if not sock then return false end
+  local batch = sock:drain(self.id, BATCH)
+  local n = #batch
+  if n == 0 then return false end
+  self.batch, self.taken, self.ready = batch, 0, nil
+  self.heard = true -- cheaper than reading the clock for every event
+  for i = n, 1, -1 do -- the last line, for wait()'s reason; the batch is delivered before `finished`
+    local ev = batch[i]
+    if ev.type == "log" then
+      self.last_line = ev.line
+      break
+    end
+  end
+  return true
+end
+
 -- The next event the socket queued for this job; `ended` is kept as a hint.
 local function pop_socket(self)
-  local sock = sock_of(self)
-  while sock do
-    local ev = sock:next(self.id)
-    if not ev then return nil end
-    self.heard = true -- cheaper than reading the clock for every event
-    if ev.type ~= "ended" then
-      if ev.type == "log" then self.last_line = ev.line end
-      return ev
+  while true do
+    local batch, i = self.batch, self.taken + 1
+    local ev = batch[i]
+    if ev == nil then
+      if not refill(self) then return nil end
+    else
+      self.taken = i
+      if ev.type ~= "ended" then
+        if not self.closed then self.ready = batch end -- nothing was pending: see take
+        return ev
+      end
+      self.ended_hint = true
+      self.next_status = 0
     end
-    self.ended_hint = true
-    self.next_status = 0
   end
 end
 
@@ -117,7 +146,7 @@ local function take(self)
 end
 
 local function has_work(self, now)
-  if self.pending[self.head] ~= nil then return true end
+  if self.pending[self.head] ~= nil or self.batch[self.taken + 1] ~= nil then return true end
   local sock = sock_of(self)
   if sock and sock:queued(self.id) > 0 then return true end
   return now >= self.next_status or (self.stream and self.stream:due(now))
@@ -174,9 +203,13 @@ end
 -- @treturn table the event, or nil once the job finished
 -- @return nil, message, code (`ETIMEDOUT` when the timeout passed)
 function Job:receive(timeout)
-  check_open(self, "receive")
+  if self.closed then check_open(self, "receive") end
   if timeout ~= nil and type(timeout) ~= "number" then error("bad argument #1 to 'receive' (number expected)", 2) end
   if self.done then return nil end
+  -- Most calls: the next event was drained before and nothing goes ahead of it.
+  local ready, i = self.ready, self.taken + 1
+  local ev = ready and ready[i]
+  if ev and ev.type ~= "ended" then self.taken = i; return ev end
   start(self)
   local deadline = timeout and core.monotime() + timeout
   while true do
@@ -214,8 +247,14 @@ end
 -- @usage for ev in job:updates() do if ev.type == "log" then print(ev.line) end end
 function Job:updates()
   check_open(self, "updates")
+  local receive = Job.receive
   return function()
-    local ev, err = self:receive()
+    -- receive()'s common case, without the call
+    local ready, i = self.ready, self.taken + 1
+    local ev = ready and ready[i]
+    if ev and ev.type ~= "ended" then self.taken = i; return ev end
+    local err
+    ev, err = receive(self)
     if ev then return ev end
     if err then error(err, 2) end
     return nil
@@ -289,7 +328,10 @@ end
 function Job:close()
   if self.closed then return end
   self.closed = true
-  if self.stream then self.stream:unfollow(self) end
+  if self.stream then
+    self.batch, self.taken, self.ready = {}, 0, nil
+    self.stream:unfollow(self)
+  end
 end
 Job.__close = Job.close
 Job.__gc = Job.close
