@@ -19,6 +19,7 @@ local function run(args, env)
   local p = assert(io.popen(cmd))
   local out = p:read("a")
   p:close()
+  helper.audit("ei-train", out)
   local rc = tonumber(out:match("rc=(%d+)%s*$"))
   return out:gsub("rc=%d+%s*$", ""), rc
 end
@@ -297,6 +298,7 @@ describe("ei.cli", function()
     os.execute("timeout 60 bash -c " .. q(script))
     local out = helper.read_file(out_file) or ""
     os.remove(out_file)
+    helper.audit("ei-train", out)
     return out, tonumber(out:match("rc=(%d+)%s*$"))
   end
 

@@ -50,6 +50,7 @@ local function run_host(sim, env, args)
   local _, how, code = p:close()
   local stderr = helper.read_file(err) or ""
   os.remove(err)
+  helper.audit("ei-embed-host", out .. stderr)
   assert.equal("exit", how, "the host was killed by a signal; stderr:\n" .. stderr)
   return code, lines_of(out), stderr
 end

@@ -21,6 +21,7 @@ local function run_example(name, env)
   local p = assert(io.popen(table.concat(parts, " ")))
   local out = p:read("a")
   local _, how, status = p:close()
+  helper.audit("examples/" .. name, out)
   return how == "exit" and status or -1, out, sim
 end
 

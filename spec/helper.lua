@@ -146,5 +146,12 @@ function helper.node_server(script)
   return { port = port, stop = function() stdin:close(); os.remove(out) end }
 end
 
+--- Scan a child process's output for credentials when the suite runs under
+-- the secret audit (spec/support/audit.lua); nothing otherwise.
+function helper.audit(where, text)
+  local audit = package.loaded["ei.audit"]
+  if audit then audit.output(where, text) end
+end
+
 helper.json = json
 return helper
