@@ -35,6 +35,8 @@ local function check_complete(client, sim, job, by, all)
   assert.equal("finished", all[#all].type)
 end
 
+-- Faults (drops, outages, expired tokens, 503/429, stalls, junk frames, oversized
+-- messages) are the matrix of spec/faults_spec.lua.
 describe("job updates", function()
   local function run_case(name, scenario, params, expect_success)
     it(name, function()
@@ -50,14 +52,9 @@ describe("job updates", function()
   end
 
   run_case("deliver a 30-epoch job with progress and metrics in a plain script", nil)
-  run_case("lose no line and repeat none when the socket drops every 50 frames",
-    { dropSocket = { afterFrames = 50, every = true } })
   run_case("skip what a reconnect replays from the start", { dropSocket = { afterFrames = 40 }, replayFromStart = true })
   run_case("skip a replay without timestamps", { dropSocket = { afterFrames = 40 }, omitTimestamps = true })
-  run_case("take a fresh token when the old one expired before reconnecting",
-    { dropSocket = { afterFrames = 60 }, socketTokenTtl = 1 })
   run_case("finish through the REST status when job-finished never comes", { noJobFinished = true })
-  run_case("ignore malformed frames and unknown events", { junkFrames = { every = 3 }, unknownEvents = { every = 4 } })
   run_case("deliver a 1 MB line whole", { hugeLine = { bytes = 1024 * 1024, atEpoch = 2 } }, { trainingCycles = 3 })
   run_case("report a failed job", { failJob = { atEpoch = 2 } }, { trainingCycles = 5 }, false)
 

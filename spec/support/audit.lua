@@ -226,7 +226,7 @@ function audit.write_counts()
 end
 
 local path = os.getenv("EI_AUDIT")
-if path and path ~= "" then
+if path and path ~= "" and not package.loaded["ei.audit"] then
   out = assert(io.open(path, "a"))
   install()
   package.loaded["ei.audit"] = audit
