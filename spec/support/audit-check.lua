@@ -1,6 +1,7 @@
 -- Reads the file the secret audit wrote (spec/support/audit.lua) after the suite:
 -- fails on any credential found, and on an audit that saw too little to mean anything.
-local path = assert(arg[1], "usage: lua5.4 spec/support/audit-check.lua FILE")
+local path = assert(arg[1], "usage: lua5.4 spec/support/audit-check.lua FILE [--part]")
+local whole_suite = arg[2] ~= "--part"
 local f = assert(io.open(path, "r"))
 local leaks, counts = {}, nil
 for line in f:lines() do
@@ -20,7 +21,7 @@ for _, leak in ipairs(leaks) do
   status = 1
 end
 for k, least in pairs(MINIMUM) do
-  if (seen[k] or 0) < least then
+  if whole_suite and (seen[k] or 0) < least then
     io.stderr:write(("secret audit: only %d %s scanned (at least %d expected)\n"):format(seen[k] or 0, k, least))
     status = 1
   end
