@@ -268,6 +268,7 @@ end
 -- @return nil, message, code when it could not be followed
 function Job:wait(timeout)
   if not self.done then check_open(self, "wait") end
+  if timeout ~= nil and type(timeout) ~= "number" then error("bad argument #1 to 'wait' (number expected)", 2) end
   local deadline = timeout and core.monotime() + timeout
   while not self.done do
     local ev, err, code = self:receive(deadline and math.max(0, deadline - core.monotime()))

@@ -224,8 +224,10 @@ function pipeline.report(result, out)
   if out == nil then out = io.stdout end
   if type(out) == "function" then
     emit = out
-  else
+  elseif io.type(out) == "file" or (type(out) == "table" and type(out.write) == "function") then
     emit = function(line) out:write(line, "\n") end
+  else
+    error("bad argument #2 to 'report' (file or function expected)", 2)
   end
   emit(("job %s (learn block %s): %s"):format(tostring(result.job or "-"), tostring(result.learn_id or "-"),
     result.success and "succeeded" or ("failed: " .. tostring(result.reason or result.error or "unknown"))))

@@ -65,6 +65,10 @@ end
 -- @treturn string the SVG text
 -- @usage io.open("curves.svg", "w"):write(plot.svg(result.epochs))
 function plot.svg(epochs)
+  if type(epochs) ~= "table" then error("bad argument #1 to 'svg' (table expected)", 2) end
+  for i, m in ipairs(epochs) do
+    if type(m) ~= "table" then error(("bad argument #1 to 'svg' (entry %d is not a table)"):format(i), 2) end
+  end
   local out = {
     ('<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d">'):format(
       2 * WIDTH, HEIGHT, 2 * WIDTH, HEIGHT),
