@@ -3,7 +3,6 @@
 -- `nil, message, code` with a code of the contract.
 -- @classmod ei.Client
 local core = require "ei.core"
-local wait = require "ei.wait"
 
 local Client = {}
 Client.__index = Client
@@ -132,7 +131,7 @@ end
 -- @treturn boolean whether ready() holds
 -- @local
 function Client:wait_until(ready, deadline)
-  local waiter = self.waiter or wait.auto()
+  local waiter = self.waiter or require("ei.wait").auto()
   local pollable = setmetatable({ client = self, ready = ready, deadline = deadline }, Pollable)
   while true do
     if not self.core then return false, "ECLOSED" end -- closed by another coroutine
@@ -399,7 +398,8 @@ function Client:close()
   if not self.core then return end
   for _, s in pairs(self.sockets) do s:close() end
   local fd = self.core:pollfd()
-  wait.forget(fd)
+  local wait = package.loaded["ei.wait"] -- nothing to forget if no waiter ever ran
+  if wait then wait.forget(fd) end
   self.core:close()
   self.core = nil
 end

@@ -9,7 +9,6 @@
 -- local job = assert(client:train_keras(project_id, learn_id, { trainingCycles = 30 }))
 -- for ev in job:updates() do print(ev.type, ev.line) end
 local core = require "ei.core"
-local wait = require "ei.wait"
 local Client = require "ei.client"
 
 local ei = {}
@@ -21,12 +20,17 @@ ei.VERSION = require "ei.version"
 ei.null = core.null
 
 --- Waiters: `ei.wait.block`, `ei.wait.yield`, `ei.wait.cqueues`, `ei.wait.luv`.
-ei.wait = {
-  block = wait.block,
-  yield = wait.yield,
-  cqueues = wait.cqueues,
-  luv = wait.luv,
-}
+-- The module behind them (`ei.wait`) loads on first use, not with `ei`.
+ei.wait = {}
+local function load_waiters(t)
+  local wait = require "ei.wait"
+  for _, name in ipairs { "block", "yield", "cqueues", "luv" } do rawset(t, name, wait[name]) end
+  setmetatable(t, nil)
+end
+setmetatable(ei.wait, {
+  __index = function(t, k) load_waiters(t); return rawget(t, k) end,
+  __pairs = function(t) load_waiters(t); return next, t, nil end,
+})
 
 --- Create a client.
 -- @tparam[opt] table opts
@@ -60,7 +64,7 @@ end
 -- @return the first result of each function, in order
 -- @usage local r1, r2 = ei.run(function() return job1:wait() end, function() return job2:wait() end)
 function ei.run(...)
-  return wait.run_all(...)
+  return require("ei.wait").run_all(...)
 end
 
 return ei
