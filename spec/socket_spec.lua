@@ -170,6 +170,38 @@ describe("a socket following the simulator", function()
     sock:close()
   end)
 
+  it("drains with split so that `ended` comes alone, after the events before it and before those after it", function()
+    local sock = core.socket(client)
+    local id = start_job(sim, 2)
+    sock:connect((fresh_url(sim)))
+    sock:follow(id)
+    local log = full_log(sim, id)
+    -- let everything, job-finished too, queue up before draining anything
+    pump(client, 20, function()
+      log = full_log(sim, id)
+      return select(2, sock:position(id)) == #log and log:find("Job completed", 1, true) ~= nil
+    end)
+    pump(client, 1, function() return false end)
+    local batches, events = {}, {}
+    pump(client, 10, function()
+      local batch = sock:drain(id, 1000, true)
+      if #batch > 0 then batches[#batches + 1] = batch end
+      for _, ev in ipairs(batch) do events[#events + 1] = ev end
+      return #events > 0 and events[#events].type == "ended"
+    end)
+    assert.is_true(#batches >= 2)
+    for _, batch in ipairs(batches) do
+      for i, ev in ipairs(batch) do
+        if ev.type == "ended" then assert.equal(1, #batch, "ended " .. i .. " of " .. #batch) end
+      end
+    end
+    assert.same({ { type = "ended", job = id, success = true } }, batches[#batches])
+    assert.same(lines_of(log), logged(events))
+    sock:feed(id, "a line after the end\n")
+    assert.same({ { type = "log", job = id, line = "a line after the end" } }, sock:drain(id, 1000, true))
+    sock:close()
+  end)
+
   it("closes with EAUTH on a rejected token and never shows the token", function()
     local token = "not-a-valid-socket-token-0123456789"
     local sock = core.socket(client)

@@ -199,8 +199,10 @@ static size_t decode_string(const char *p, size_t n, size_t i, ei_bytes *out)
 		i = plain_run(p, n, i);
 		if (i >= n)
 			return 0;
-		memcpy(o, p + run, i - run);
-		o += i - run;
+		if (i > run) {
+			memcpy(o, p + run, i - run);
+			o += i - run;
+		}
 		if (p[i] == '"') {
 			out->len = (size_t)(o - out->p);
 			return i + 1;
@@ -321,8 +323,8 @@ static size_t fast_int(const char *p, size_t n, size_t i, double *out)
 	int neg = i < n && p[i] == '-';
 	size_t j = i + (size_t)neg, start = j, end = n - j > 15 ? j + 15 : n;
 	int64_t v = 0;
-	while (j < end && is_digit(p[j]))
-		v = v * 10 + (p[j++] - '0');
+	for (unsigned d; j < end && (d = (unsigned)(unsigned char)p[j] - '0') < 10; j++)
+		v = v * 10 + d;
 	if (j == start || (j < n && (is_digit(p[j]) || p[j] == '.' || p[j] == 'e' || p[j] == 'E')))
 		return FAST_NO;
 	if (p[start] == '0' && j - start > 1)
@@ -536,8 +538,49 @@ static ei_ev_kind settle(ei_eio_event *ev)
 	return ev->kind;
 }
 
+#define LIT(s) s, sizeof s - 1
+
+static int starts_with(const char *p, size_t n, size_t i, const char *lit, size_t l)
+{
+	return n - i >= l && memcmp(p + i, lit, l) == 0;
+}
+
+/* A job-data frame exactly as Studio writes it, the bulk of the traffic:
+ * ["job-data-<id>",{"data":"<text>","timestamp":<ms>}], timestamp optional.
+ * Anything else (spaces, other keys or order) is left to the general path;
+ * what this accepts, the general path reads the same way. */
+static int studio_job_data(const char *p, size_t n, ei_bytes *scratch, ei_eio_event *ev)
+{
+	size_t i = sizeof "[\"job-data-" - 1, id = i;
+	if (!starts_with(p, n, 0, LIT("[\"job-data-")))
+		return 0;
+	int64_t job = 0;
+	while (i < n && i - id < 18 && is_digit(p[i]))
+		job = job * 10 + (p[i++] - '0');
+	if (i == id || (p[id] == '0' && i - id > 1) || !starts_with(p, n, i, LIT("\",{\"data\":")))
+		return 0;
+	i += sizeof "\",{\"data\":" - 1;
+	if (!(i = fast_string(p, n, i, scratch, &ev->data, &ev->data_len)))
+		return 0;
+	if (starts_with(p, n, i, LIT(",\"timestamp\":"))) {
+		if (!(i = fast_int(p, n, i + sizeof ",\"timestamp\":" - 1, &ev->ts)))
+			return 0;
+		ev->has_ts = 1;
+	}
+	if (n - i != 2 || p[i] != '}' || p[i + 1] != ']')
+		return 0;
+	ev->kind = EI_EV_JOB_DATA;
+	ev->job = job;
+	ev->has_job = 1;
+	return 1;
+}
+
 ei_ev_kind ei_eio_event_parse(const char *p, size_t n, ei_bytes *scratch, ei_eio_event *ev)
 {
+	reset_event(ev);
+	scratch->len = 0;
+	if (studio_job_data(p, n, scratch, ev))
+		return EI_EV_JOB_DATA;
 	reset_event(ev);
 	scratch->len = 0;
 	size_t i = skip_ws(p, n, 0);

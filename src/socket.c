@@ -1312,13 +1312,16 @@ static int socket_next(lua_State *L)
 	return 1;
 }
 
-/* sock:drain(job_id [, max]) -> array of up to max events (all by default) */
+/* sock:drain(job_id [, max [, split]]) -> array of up to max events (all by
+ * default). With split, an `ended` event comes alone: the array stops before
+ * it, or holds only it. */
 static int socket_drain(lua_State *L)
 {
 	ei_socket *s = check_socket(L);
 	ei_stream *st = find_job(s, check_job(L, 2));
 	lua_Integer max = luaL_optinteger(L, 3, LUA_MAXINTEGER);
 	luaL_argcheck(L, max >= 0, 3, "must be >= 0");
+	int split = lua_toboolean(L, 4);
 	size_t n = st ? ei_stream_queued(st) : 0;
 	if ((lua_Unsigned)max < n)
 		n = (size_t)max;
@@ -1327,9 +1330,15 @@ static int socket_drain(lua_State *L)
 		return 1;
 	ei_queue_mark before = queue_mark(st);
 	for (size_t i = 1; i <= n; i++) {
-		push_event(L, st, ei_stream_peek(st));
+		const ei_sev *e = ei_stream_peek(st);
+		int alone = split && e->type == EI_SEV_ENDED;
+		if (alone && i > 1)
+			break;
+		push_event(L, st, e);
 		ei_stream_pop(st);
 		lua_rawseti(L, -2, (lua_Integer)i);
+		if (alone)
+			break;
 	}
 	queue_changed(s, st, before);
 	maybe_resume(s);

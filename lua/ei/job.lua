@@ -102,41 +102,42 @@ local function sock_of(self)
   return self.stream and self.stream.sock
 end
 
--- The next batch of events the socket queued for this job, if any.
+-- The next batch of events the socket queued for this job, if any. The
+-- socket's `ended` comes in a batch of its own: a hint, never delivered.
 local function refill(self)
   local sock = sock_of(self)
   if not sock then return false end
-  local batch = sock:drain(self.id, BATCH)
+  local batch = sock:drain(self.id, BATCH, true)
   local n = #batch
   if n == 0 then return false end
-  self.batch, self.taken, self.ready = batch, 0, nil
   self.heard = true -- cheaper than reading the clock for every event
+  if batch[1].type == "ended" then
+    self.ended_hint = true
+    self.next_status = 0
+    batch = {}
+  end
   for i = n, 1, -1 do -- the last line, for wait()'s reason; the batch is delivered before `finished`
     local ev = batch[i]
-    if ev.type == "log" then
+    if ev and ev.type == "log" then
       self.last_line = ev.line
       break
     end
   end
+  self.batch, self.taken, self.ready = batch, 0, nil
   return true
 end
 
--- The next event the socket queued for this job; `ended` is kept as a hint.
+-- The next event the socket queued for this job.
 local function pop_socket(self)
   while true do
     local batch, i = self.batch, self.taken + 1
     local ev = batch[i]
-    if ev == nil then
-      if not refill(self) then return nil end
-    else
+    if ev then
       self.taken = i
-      if ev.type ~= "ended" then
-        if not self.closed then self.ready = batch end -- nothing was pending: see take
-        return ev
-      end
-      self.ended_hint = true
-      self.next_status = 0
+      if not self.closed then self.ready = batch end -- nothing was pending: see take
+      return ev
     end
+    if not refill(self) then return nil end
   end
 end
 
@@ -209,7 +210,7 @@ function Job:receive(timeout)
   -- Most calls: the next event was drained before and nothing goes ahead of it.
   local ready, i = self.ready, self.taken + 1
   local ev = ready and ready[i]
-  if ev and ev.type ~= "ended" then self.taken = i; return ev end
+  if ev then self.taken = i; return ev end
   start(self)
   local deadline = timeout and core.monotime() + timeout
   while true do
@@ -240,6 +241,19 @@ function Job:receive(timeout)
   end
 end
 
+-- The iterator of updates(), with the job as its state: receive()'s common
+-- case without a call, the rest through receive().
+local function iterate(self)
+  local ready, i = self.ready, self.taken + 1
+  local ev = ready and ready[i]
+  if ev then self.taken = i; return ev end
+  local err
+  ev, err = Job.receive(self)
+  if ev then return ev end
+  if err then error(err, 2) end
+  return nil
+end
+
 --- Iterate over the job's events until it finishes.
 -- Works in a plain script (it blocks) and in coroutines (it yields through
 -- the waiter). Breaking out of the loop closes the job. Raises on errors.
@@ -247,18 +261,7 @@ end
 -- @usage for ev in job:updates() do if ev.type == "log" then print(ev.line) end end
 function Job:updates()
   check_open(self, "updates")
-  local receive = Job.receive
-  return function()
-    -- receive()'s common case, without the call
-    local ready, i = self.ready, self.taken + 1
-    local ev = ready and ready[i]
-    if ev and ev.type ~= "ended" then self.taken = i; return ev end
-    local err
-    ev, err = receive(self)
-    if ev then return ev end
-    if err then error(err, 2) end
-    return nil
-  end, nil, nil, self
+  return iterate, self, nil, self
 end
 
 --- Follow the job to its end.
