@@ -12,9 +12,9 @@ local q = helper.quote
 -- Returns the combined output and the exit code.
 local function run(args, env)
   env = env or {}
-  local cmd = ("cd %s && env EI_HOST=%s EI_API_KEY=%s LUA_PATH=%s LUA_CPATH=%s lua5.4 bin/ei-train %s 2>&1; echo rc=$?"):format(
+  local cmd = ("cd %s && env EI_HOST=%s EI_API_KEY=%s LUA_PATH=%s LUA_CPATH=%s %s bin/ei-train %s 2>&1; echo rc=$?"):format(
     q(ROOT), q(env.host or ""), q(env.key or ""),
-    q(helper.lua_path), q(helper.lua_cpath), args)
+    q(helper.lua_path), q(helper.lua_cpath), q(helper.lua), args)
   if env.wrap then cmd = env.wrap(cmd) end
   local p = assert(io.popen(cmd))
   local out = p:read("a")
@@ -291,9 +291,9 @@ describe("ei.cli", function()
   -- lines, and return its output and exit code.
   local function interrupted(sim, extra)
     local out_file = os.tmpname()
-    local script = ("cd %s || exit 9; EI_HOST=%s EI_API_KEY=%s LUA_PATH=%s LUA_CPATH=%s lua5.4 bin/ei-train --project %d --learn %d --follow %s > %s 2>&1 & pid=$!; "
+    local script = ("cd %s || exit 9; EI_HOST=%s EI_API_KEY=%s LUA_PATH=%s LUA_CPATH=%s %s bin/ei-train --project %d --learn %d --follow %s > %s 2>&1 & pid=$!; "
       .. "for i in $(seq 1 100); do [ $(wc -l < %s) -ge 5 ] && break; sleep 0.1; done; kill -INT $pid; wait $pid; echo rc=$? >> %s")
-      :format(q(ROOT), q(sim.url), q(sim.api_key), q(helper.lua_path), q(helper.lua_cpath),
+      :format(q(ROOT), q(sim.url), q(sim.api_key), q(helper.lua_path), q(helper.lua_cpath), q(helper.lua),
         sim.project_id, sim.learn_id, extra, q(out_file), q(out_file), q(out_file))
     os.execute("timeout 60 bash -c " .. q(script))
     local out = helper.read_file(out_file) or ""

@@ -17,7 +17,7 @@ local function run_example(name, env)
   for k, v in pairs(env or {}) do vars[k] = v end
   local parts = { "cd", quote(ROOT), "&&", "env" }
   for k, v in pairs(vars) do parts[#parts + 1] = k .. "=" .. quote(v) end
-  parts[#parts + 1] = "lua5.4 " .. quote("examples/" .. name .. ".lua") .. " 2>&1"
+  parts[#parts + 1] = quote(helper.lua) .. " " .. quote("examples/" .. name .. ".lua") .. " 2>&1"
   local p = assert(io.popen(table.concat(parts, " ")))
   local out = p:read("a")
   local _, how, status = p:close()

@@ -7,9 +7,12 @@ local helper = {}
 local ROOT = (debug.getinfo(1, "S").source:match("^@(.*)/spec/helper%.lua$")) or "."
 helper.root = ROOT
 
--- Where a child lua5.4 finds the module of this checkout.
+-- The interpreter for child Lua processes and where they find the module of this
+-- checkout: EI_LUA and EI_SPEC_BUILD (a directory under the checkout) let tools/sanitize
+-- run them on its sanitized host and build-asan/.
+helper.lua = os.getenv("EI_LUA") or "lua5.4"
 helper.lua_path = ROOT .. "/lua/?.lua;" .. ROOT .. "/lua/?/init.lua;;"
-helper.lua_cpath = ROOT .. "/build/?.so;;"
+helper.lua_cpath = ROOT .. "/" .. (os.getenv("EI_SPEC_BUILD") or "build") .. "/?.so;;"
 
 --- Quote a value for the shell.
 function helper.quote(s)
