@@ -114,7 +114,7 @@ static int grow(void **p, size_t *cap, size_t need, size_t size)
 {
 	if (need <= *cap)
 		return 0;
-	size_t n = *cap ? *cap : 64;
+	size_t n = *cap ? *cap : size > 1 ? 8 : 256; /* many jobs may each hold a little */
 	while (n < need) {
 		if (n > SIZE_MAX / 2 / size)
 			return -1;

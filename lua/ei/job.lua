@@ -11,8 +11,9 @@ Job.__index = Job
 -- How long a job may stay silent before its status is asked, and how long
 -- REST may keep failing before following the job is given up.
 local STATUS_INTERVAL, GIVE_UP_AFTER = 5, 300
--- Events taken from the socket per call into C.
-local BATCH = 64
+-- Events taken from the socket per call into C, and the batch of a job that
+-- has taken them all (batches are only read, so one empty table serves all).
+local BATCH, NO_EVENTS = 64, {}
 
 --- Wrap a job of a project.
 -- @local
@@ -23,7 +24,7 @@ function Job.new(client, project_id, job_id)
     -- Events drained from the socket, and how many of them were taken. `ready`
     -- is the batch while its next event may be returned without further checks:
     -- the job is open and no event made in Lua waits (see receive).
-    batch = {}, taken = 0, ready = nil,
+    batch = NO_EVENTS, taken = 0, ready = nil,
   }, Job)
 end
 
@@ -114,7 +115,7 @@ local function refill(self)
   if batch[1].type == "ended" then
     self.ended_hint = true
     self.next_status = 0
-    batch = {}
+    batch = NO_EVENTS
   end
   for i = n, 1, -1 do -- the last line, for wait()'s reason; the batch is delivered before `finished`
     local ev = batch[i]
@@ -137,7 +138,11 @@ local function pop_socket(self)
       if not self.closed then self.ready = batch end -- nothing was pending: see take
       return ev
     end
-    if not refill(self) then return nil end
+    if not refill(self) then
+      -- Taken: let the events go, a job may wait long for the next ones.
+      self.batch, self.taken, self.ready = NO_EVENTS, 0, nil
+      return nil
+    end
   end
 end
 
@@ -333,7 +338,7 @@ function Job:close()
   if self.closed then return end
   self.closed = true
   if self.stream then
-    self.batch, self.taken, self.ready = {}, 0, nil
+    self.batch, self.taken, self.ready = NO_EVENTS, 0, nil
     self.stream:unfollow(self)
   end
 end

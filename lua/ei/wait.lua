@@ -126,6 +126,10 @@ function wait.auto()
   return wait.block
 end
 
+-- Events to poll for as bits, and back.
+local EVENT_BITS, EVENT_NAMES = { r = 1, w = 2, rw = 3 }, { "r", "w", "rw" }
+local READY_BITS = { [""] = 0, r = 1, w = 2, rw = 3 }
+
 -- The waiter of coroutines run by ei.run.
 function wait.run(pollable)
   coroutine.yield(RUN, pollable)
@@ -170,31 +174,46 @@ function wait.run_all(...)
     end
   end
 
+  -- Each turn polls every descriptor once, however many tasks wait on it
+  -- (all the jobs of a client share one), with the union of their events.
+  -- The tables are kept from turn to turn: with many tasks, a turn is frequent.
+  local polled, slot = {}, {} -- fd, events pairs; fd -> its pair
   for i, task in ipairs(tasks) do resume(i, task) end
   while live > 0 do
-    local pairs_, owners, soonest = {}, {}, nil
-    for i, task in ipairs(tasks) do
+    local soonest, npairs = nil, 0
+    for _, task in ipairs(tasks) do
+      task.slot = nil
       if not task.done then
-        local p = task.pollable
-        local t = p and p:timeout() or 0
+        local p, t = task.pollable, 0
+        if p then t = p:timeout() end -- nil: no deadline, only the descriptor
+        task.t = t
         if t and (not soonest or t < soonest) then soonest = t end
-        if p then
-          local fd = p:pollfd()
-          if fd and fd >= 0 then
-            pairs_[#pairs_ + 1], pairs_[#pairs_ + 2] = fd, p:events()
-            owners[#owners + 1] = i
+        local fd = p and p:pollfd()
+        if fd and fd >= 0 then
+          local bits = EVENT_BITS[p:events()] or 1
+          local k = slot[fd]
+          if not k then
+            k = npairs // 2 + 1
+            slot[fd], npairs = k, npairs + 2
+            polled[npairs - 1], polled[npairs] = fd, bits
+          else
+            polled[2 * k] = polled[2 * k] | bits
           end
+          task.slot, task.bits = k, bits
         end
       end
     end
-    local ready = core.poll_many(pairs_, soonest and math.max(0, soonest))
-    local wake = {}
-    for k, i in ipairs(owners) do if ready[k] ~= "" then wake[i] = true end end
+    for k = #polled, npairs + 1, -1 do polled[k] = nil end
+    for k = 1, npairs, 2 do
+      slot[polled[k]] = nil
+      polled[k + 1] = EVENT_NAMES[polled[k + 1]]
+    end
+    local ready = core.poll_many(polled, soonest and math.max(0, soonest))
     for i, task in ipairs(tasks) do
       if not task.done then
-        local p = task.pollable
-        local t = p and p:timeout()
-        if wake[i] or not p or (t and t <= 0) then resume(i, task) end
+        local p, t, k = task.pollable, task.t, task.slot
+        local woken = k and (READY_BITS[ready[k]] or 0) & task.bits ~= 0
+        if woken or not p or (t and t <= 0) then resume(i, task) end
       end
     end
   end
