@@ -1307,6 +1307,7 @@ static int socket_next(lua_State *L)
 	ei_queue_mark before = queue_mark(st);
 	push_event(L, st, e);
 	ei_stream_pop(st);
+	ei_stream_trim(st);
 	queue_changed(s, st, before);
 	maybe_resume(s);
 	return 1;
@@ -1340,6 +1341,7 @@ static int socket_drain(lua_State *L)
 		if (alone)
 			break;
 	}
+	ei_stream_trim(st);
 	queue_changed(s, st, before);
 	maybe_resume(s);
 	return 1;

@@ -251,6 +251,35 @@ void ei_stream_pop(ei_stream *s)
 		s->ev_head = s->ev_len = 0;
 }
 
+/* An empty queue gives back half of its room each time, down to this much:
+ * a burst grew it, and the next burst grows it again with one realloc. */
+#define KEEP_EVENTS 32
+#define KEEP_TEXT 1024
+
+void ei_stream_trim(ei_stream *s)
+{
+	if (s->ev_head != s->ev_len)
+		return;
+	if (s->ev_cap > KEEP_EVENTS) {
+		ei_sev *ev = realloc(s->ev, s->ev_cap / 2 * sizeof *ev);
+		if (ev) {
+			s->ev = ev;
+			s->ev_cap /= 2;
+		}
+	}
+	size_t partial = s->text_len - s->line;
+	if (s->text_cap > KEEP_TEXT && partial <= s->text_cap / 4) {
+		memmove(s->text, s->text + s->line, partial);
+		s->text_len = partial;
+		s->line = 0;
+		char *text = realloc(s->text, s->text_cap / 2);
+		if (text) {
+			s->text = text;
+			s->text_cap /= 2;
+		}
+	}
+}
+
 /* ---- Line parsers ------------------------------------------------------ */
 
 static int is_digit(char c)

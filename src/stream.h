@@ -66,6 +66,10 @@ size_t ei_stream_bytes(const ei_stream *s);
 /* The next event, or NULL; valid until the next call to any function above. */
 const ei_sev *ei_stream_peek(const ei_stream *s);
 void ei_stream_pop(ei_stream *s);
+
+/* Give back the memory of an empty queue beyond a small reserve (a job may stay
+ * quiet long after a burst, and each of many jobs may have had one). */
+void ei_stream_trim(ei_stream *s);
 static inline const char *ei_stream_text(const ei_stream *s, const ei_sev *e)
 {
 	return s->text + e->off;
