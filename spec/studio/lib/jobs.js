@@ -1,6 +1,6 @@
 'use strict';
 // Simulated jobs: their log (as the frames the socket sends and as lines for REST),
-// their timing under the speed model, cancellation, and the fast-stream job.
+// their timing under the speed model, cancellation, and the fast and steady streams.
 
 const EventEmitter = require('events');
 const { createRng, hash32 } = require('./rng');
@@ -200,6 +200,33 @@ class JobRegistry extends EventEmitter {
       this.emit('frames', job);
       if (i >= lines) return this.finish(job, true);
       job.timer = setTimeout(turn, 0);
+    };
+    job.timer = setTimeout(turn, 0);
+  }
+
+  // N lines at a steady rate (lines per second), each stamped with the CLOCK_MONOTONIC
+  // microsecond it was produced and sent at (process.hrtime, the clock clock_gettime
+  // gives other processes), then success: the end-to-end latency measurement.
+  runSteady(job, { rate, lines }) {
+    const head = ['Scheduling job in cluster...\n', 'Job started\n'];
+    const width = String(lines).length;
+    const t0 = process.hrtime.bigint();
+    let i = 0;
+    const turn = () => {
+      job.timer = null;
+      if (job.done) return;
+      if (i === 0) head.forEach((h, k) => this.append(job, h, k === 1 ? 'started' : undefined));
+      const now = process.hrtime.bigint();
+      const due = Math.min(lines, Math.floor((Number(now - t0) / 1e9) * rate) + 1);
+      for (; i < due; i++) {
+        const us = process.hrtime.bigint() / 1000n;
+        this.append(job, `Steady line ${String(i + 1).padStart(width, '0')} of ${lines} at ${us}\n`);
+      }
+      if (i >= lines) this.append(job, 'Job completed (success)\n');
+      this.emit('frames', job);
+      if (i >= lines) return this.finish(job, true);
+      const next = t0 + BigInt(Math.ceil((i / rate) * 1e9));
+      job.timer = setTimeout(turn, Math.max(0, Number(next - process.hrtime.bigint()) / 1e6));
     };
     job.timer = setTimeout(turn, 0);
   }

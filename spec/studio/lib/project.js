@@ -53,9 +53,16 @@ class Project {
 
   startFast(job) {
     const fast = this.scenario.forJob('fastStream', job.ordinal);
-    if (!fast) return false;
-    this.jobs.runFast(job, fast.lines);
-    return true;
+    if (fast) {
+      this.jobs.runFast(job, fast.lines);
+      return true;
+    }
+    const steady = this.scenario.forJob('steadyStream', job.ordinal);
+    if (steady) {
+      this.jobs.runSteady(job, steady);
+      return true;
+    }
+    return false;
   }
 
   metrics(result, job) {

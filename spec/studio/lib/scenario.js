@@ -20,6 +20,7 @@ const DEFAULTS = {
   failJob: null, // {atEpoch?, message?, nth?}
   hugeLine: null, // {bytes?, atEpoch?, nth?}
   fastStream: null, // {lines, nth?}
+  steadyStream: null, // {rate, lines, nth?}
   unreachable: null, // {forSeconds, afterSeconds | afterRequests | afterFrames}
   serverPingMs: 0,
   errorsAs200: false, // REST errors (4xx) answer HTTP 200 {"success":false,...}
@@ -75,6 +76,12 @@ const NORMALIZE = {
   failJob: (v) => optional(v, {}),
   hugeLine: (v) => optional(v, { bytes: 1024 * 1024, atEpoch: 1 }),
   fastStream: (v) => optional(v, { lines: 100000 }),
+  steadyStream: (v) => {
+    const knob = optional(v, { rate: 1000, lines: 10000 });
+    if (knob && !(knob.rate > 0 && knob.rate <= 1e6)) fail('steadyStream.rate must be > 0 and at most 1000000 lines per second');
+    if (knob) knob.lines = count(knob.lines, 'steadyStream.lines');
+    return knob;
+  },
   unreachable: (v) => optional(v, { forSeconds: 2 }),
   serverPingMs: (v) => (v >= 0 ? Number(v) : fail('serverPingMs must be >= 0')),
   errorsAs200: Boolean,

@@ -5,6 +5,7 @@ const test = require('node:test');
 const assert = require('node:assert');
 const net = require('net');
 const { startSim, request, EioClient, train, waitJob, download, until, jobStatus } = require('./helpers');
+const { normalize } = require('../lib/scenario');
 
 async function connect(sim, opts) {
   const c = new EioClient(sim.url, { token: await sim.socketToken(), ...opts });
@@ -172,6 +173,48 @@ test('fastStream: N lines as fast as possible, then the job finishes', async (t)
   t.diagnostic(`${events} events in ${secs.toFixed(3)} s (${Math.round(events / secs)}/s, parsing client)`);
   assert.strictEqual((await jobStatus(sim, id)).finishedSuccessful, true);
   await c.close();
+});
+
+test('steadyStream: N lines at a steady rate, each stamped with the monotonic microsecond it was sent at', async (t) => {
+  const N = 200;
+  const rate = 400;
+  const sim = await startSim({ scenario: { steadyStream: { rate, lines: N } } });
+  t.after(() => sim.stop());
+  const c = await connect(sim);
+  const before = process.hrtime.bigint() / 1000n;
+  const id = await train(sim, { trainingCycles: 1 });
+  c.follow(id);
+  await c.finished(id, 30000);
+  const after = process.hrtime.bigint() / 1000n;
+  const text = c.text(id);
+  assert.strictEqual(text.split('\n').length - 1, N + 3);
+  const stamps = [...text.matchAll(/^Steady line (\d+) of (\d+) at (\d+)$/gm)].map((m, k) => {
+    assert.strictEqual(Number(m[1]), k + 1);
+    assert.strictEqual(Number(m[2]), N);
+    return BigInt(m[3]);
+  });
+  assert.strictEqual(stamps.length, N);
+  for (let k = 1; k < N; k++) assert.ok(stamps[k] >= stamps[k - 1], `stamp ${k + 1} goes back`);
+  // the same clock as this process's hrtime: every stamp falls between the two readings
+  assert.ok(stamps[0] >= before && stamps[N - 1] <= after, 'stamps on this process\'s monotonic clock');
+  const span = Number(stamps[N - 1] - stamps[0]) / 1e6;
+  const want = (N - 1) / rate;
+  assert.ok(span >= want * 0.9 && span <= want * 3 + 0.5, `${N} lines over ${span.toFixed(3)} s, want ${want.toFixed(3)} s`);
+  // steady: no second holds much more than its share
+  const perTenth = new Map();
+  for (const s of stamps) {
+    const k = Number((s - stamps[0]) / 100000n);
+    perTenth.set(k, (perTenth.get(k) || 0) + 1);
+  }
+  assert.ok(Math.max(...perTenth.values()) <= rate / 10 + 5, `at most ~${rate / 10} lines per 100 ms`);
+  t.diagnostic(`${N} lines over ${span.toFixed(3)} s`);
+  assert.strictEqual((await jobStatus(sim, id)).finishedSuccessful, true);
+  await c.close();
+});
+
+test('steadyStream: a rate that is not a positive number is refused', () => {
+  assert.throws(() => normalize({ steadyStream: { rate: 0 } }), /steadyStream.rate/);
+  assert.deepStrictEqual(normalize({ steadyStream: true }).steadyStream, { rate: 1000, lines: 10000 });
 });
 
 test('unreachable: connections are refused for S seconds after a trigger', async (t) => {
