@@ -17,6 +17,7 @@
 #define ENUM_ALL 8         /* enums this long are listed whole in messages ... */
 #define ENUM_SHOWN 6       /* ... longer ones show this many values and "…" */
 #define SUGGEST_MAX 64     /* longest name considered for did-you-mean */
+#define KEY_CACHE 32       /* (schema, key) lookups remembered during one walk */
 
 #define POOL(s) (ei_spec.pool + EI_STR_OFF(s))
 
@@ -286,6 +287,18 @@ struct seg {
 	const void *table;   /* the table at this level, for cycle detection */
 };
 
+/* A lookup of this walk: a key among an object schema's properties, or a string
+ * among a string schema's enum values. The key is the address of a Lua string's
+ * bytes: short strings are interned, so the fields (and enum values, such as layer
+ * types) of every element of an array of objects are the same few strings, and every
+ * string met stays alive, in its table, until the walk ends, so an address cannot
+ * come back as another string meanwhile. */
+struct key_hit {
+	const char *key;
+	const struct ei_schema *schema;
+	unsigned found;  /* 1 + index among the properties or enum values; 0: not there */
+};
+
 struct walk {
 	lua_State *L;
 	struct ei_walk_opts *o;
@@ -293,10 +306,45 @@ struct walk {
 	int collect;         /* record deprecated fields */
 	int depth;
 	const void *array_mt, *object_mt;
+	struct key_hit keys[KEY_CACHE];
 	struct seg path[MAX_DEPTH + 1];
 };
 
 typedef int (*walker)(struct walk *, int idx, int type, const struct ei_schema *);
+
+static struct key_hit *key_hit(struct walk *w, const struct ei_schema *s, const char *key)
+{
+	return &w->keys[((uintptr_t)key >> 4 ^ (uintptr_t)s >> 2) % KEY_CACHE];
+}
+
+/* 1 + the index of the key among the object schema's properties, or 0. */
+static unsigned lookup_prop(struct walk *w, const struct ei_schema *s, const char *key, size_t len)
+{
+	struct key_hit *h = key_hit(w, s, key);
+	if (h->key != key || h->schema != s) {
+		const struct ei_prop *p = find_prop(s, key, len);
+		h->key = key;
+		h->schema = s;
+		h->found = p ? (unsigned)(p - &ei_spec.props[s->first]) + 1 : 0;
+	}
+	return h->found;
+}
+
+/* 1 + the index of str among the string schema's enum values, or 0. */
+static unsigned lookup_enum(struct walk *w, const struct ei_schema *s, const char *str, size_t len)
+{
+	struct key_hit *h = key_hit(w, s, str);
+	if (h->key != str || h->schema != s) {
+		const ei_str *e = &ei_spec.enums[s->first];
+		unsigned i = 0;
+		while (i < s->count && !(EI_STR_LEN(e[i]) == len && memcmp(POOL(e[i]), str, len) == 0))
+			i++;
+		h->key = str;
+		h->schema = s;
+		h->found = i < s->count ? i + 1 : 0;
+	}
+	return h->found;
+}
 
 static int walk_value(struct walk *w, int idx, unsigned schema);
 
@@ -530,17 +578,22 @@ static int walk_string(struct walk *w, int idx, int t, const struct ei_schema *s
 	if (t != LUA_TSTRING)
 		return type_error(w, idx, s);
 	const char *str = lua_tolstring(w->L, idx, &len);
+	if (s->count && lookup_enum(w, s, str, len)) {
+		/* one of the enum's values: valid UTF-8, nothing to escape (the generator checks) */
+		if (w->out) {
+			char *p = ei_buf_reserve(w->out, len + 2);
+			p[0] = '"';
+			memcpy(p + 1, str, len);
+			p[len + 1] = '"';
+			w->out->len += len + 2;
+		}
+		return 0;
+	}
 	size_t bad = ei_utf8_check(str, len);
 	if (bad < len && (w->out || !(s->flags & EI_S_BINARY)))
 		return fail(w, "invalid UTF-8 at byte %zu", bad + 1);
-	if (s->count) {
-		const ei_str *e = &ei_spec.enums[s->first];
-		unsigned i = 0;
-		while (i < s->count && !(EI_STR_LEN(e[i]) == len && memcmp(POOL(e[i]), str, len) == 0))
-			i++;
-		if (i == s->count)
-			return enum_error(w, s, str, len);
-	}
+	if (s->count)
+		return enum_error(w, s, str, len);
 	if (w->out)
 		ei_json_write_string(w->out, str, len);
 	return 0;
@@ -622,6 +675,63 @@ static int walk_elements(struct walk *w, int idx, lua_Integer n, unsigned items)
 	return 0;
 }
 
+/* Drop what a walk of the deprecated fields recorded after the first `keep`. */
+static void forget_deprecated(struct walk *w, lua_Integer keep)
+{
+	int slot = w->o->deprecated_slot;
+	if (!w->collect || lua_type(w->L, slot) != LUA_TTABLE)
+		return;
+	for (lua_Integer i = (lua_Integer)lua_rawlen(w->L, slot); i > keep; i--) {
+		lua_pushnil(w->L);
+		lua_rawseti(w->L, slot, i);
+	}
+}
+
+/* One pass over the usual array, whose keys lua_next gives in the order 1, 2, 3...:
+ * each value is walked as it comes, instead of a pass to check the keys and a second
+ * one to fetch the values. 0: done; -1: error set, the one the two passes would have
+ * given; 1: the keys came in another order, and everything is as before the call. */
+static int walk_in_order(struct walk *w, int idx, unsigned items)
+{
+	lua_State *L = w->L;
+	int depth = w->depth, top = lua_gettop(L);
+	size_t mark = w->out ? w->out->len : 0;
+	int slot = w->o->deprecated_slot;
+	lua_Integer noted = w->collect && lua_type(L, slot) == LUA_TTABLE ? (lua_Integer)lua_rawlen(L, slot) : 0;
+	lua_Integer i = 0;
+	int rc = enter_table(w, idx);
+	if (rc == 0) {
+		out_c(w, '[');
+		lua_pushnil(L);
+		while (lua_next(L, idx)) {
+			if (!lua_isinteger(L, top + 1) || lua_tointeger(L, top + 1) != ++i) {
+				lua_settop(L, top);
+				if (w->out)
+					w->out->len = mark;
+				forget_deprecated(w, noted);
+				w->depth = depth;
+				return 1;
+			}
+			if (i > 1)
+				out_c(w, ',');
+			if ((rc = push_seg(w, NULL, 0, i)) != 0 || (rc = walk_value(w, top + 2, items)) != 0)
+				break;
+			lua_settop(L, top + 1);
+			w->depth--;
+		}
+	}
+	lua_settop(L, top);
+	if (rc == 0) {
+		out_c(w, ']');
+		return 0;
+	}
+	/* The two passes would first have complained about the keys, if they are wrong
+	 * further on; the error of the element stands otherwise. */
+	w->depth = depth;
+	sequence_length(w, idx, 1);
+	return -1;
+}
+
 static int walk_array(struct walk *w, int idx, int t, const struct ei_schema *s)
 {
 	lua_State *L = w->L;
@@ -629,6 +739,11 @@ static int walk_array(struct walk *w, int idx, int t, const struct ei_schema *s)
 		return type_error(w, idx, s);
 	if (has_mt(L, idx, w->object_mt))
 		return fail(w, "expected array, got object");
+	if (s->extra == EI_NONE) { /* no item count to check before the items */
+		int rc = walk_in_order(w, idx, s->first);
+		if (rc <= 0)
+			return rc;
+	}
 	lua_Integer n = sequence_length(w, idx, 1);
 	if (n < 0 || check_limits(w, s, (double)n, "item count "))
 		return -1;
@@ -642,6 +757,7 @@ struct entry {
 	size_t len;
 	int slot;          /* stack slot of the value; the key is just above it */
 	uint16_t schema;   /* EI_NONE: unknown field */
+	uint16_t rank;     /* index among the schema's properties (sorted by name); EI_NONE: not one */
 	uint8_t flags;
 };
 
@@ -679,6 +795,14 @@ static int entry_cmp(const void *a, const void *b)
 	return bytes_cmp(x->key, x->len, y->key, y->len);
 }
 
+/* The same order: properties are sorted by name, so two of them compare by rank. */
+static int entry_before(const struct entry *x, const struct entry *y)
+{
+	if (x->rank != EI_NONE && y->rank != EI_NONE)
+		return x->rank < y->rank;
+	return bytes_cmp(x->key, x->len, y->key, y->len) < 0;
+}
+
 static void sort_entries(struct entries *E)
 {
 	if (E->n > 16) {
@@ -688,7 +812,7 @@ static void sort_entries(struct entries *E)
 	for (size_t i = 1; i < E->n; i++) {
 		struct entry t = E->e[i];
 		size_t j = i;
-		for (; j > 0 && entry_cmp(&E->e[j - 1], &t) > 0; j--)
+		for (; j > 0 && entry_before(&t, &E->e[j - 1]); j--)
 			E->e[j] = E->e[j - 1];
 		E->e[j] = t;
 	}
@@ -711,6 +835,7 @@ static void grow_entries(lua_State *L, struct entries *E)
 static int collect(struct walk *w, int idx, const struct ei_schema *s, struct entries *E)
 {
 	lua_State *L = w->L;
+	int slot = lua_gettop(L) + 2;  /* of the first value: keys and values take turns */
 	lua_pushnil(L);
 	while (lua_next(L, idx)) {
 		if (lua_type(L, -2) != LUA_TSTRING) {
@@ -727,13 +852,22 @@ static int collect(struct walk *w, int idx, const struct ei_schema *s, struct en
 		}
 		if (E->n == E->cap)
 			grow_entries(L, E);
-		lua_pushvalue(L, -2);
 		struct entry *e = &E->e[E->n++];
-		e->key = lua_tolstring(L, -3, &e->len);
-		e->slot = lua_gettop(L) - 1;
-		const struct ei_prop *p = find_prop(s, e->key, e->len);
-		e->schema = p ? p->schema : s->extra;
-		e->flags = p ? p->flags | KNOWN : 0;
+		e->key = lua_tolstring(L, -2, &e->len);
+		e->slot = slot;
+		slot += 2;
+		lua_pushvalue(L, -2);
+		unsigned found = lookup_prop(w, s, e->key, e->len);
+		if (found) {
+			const struct ei_prop *p = &ei_spec.props[s->first + found - 1];
+			e->schema = p->schema;
+			e->flags = p->flags | KNOWN;
+			e->rank = (uint16_t)(found - 1);
+		} else {
+			e->schema = s->extra;
+			e->flags = 0;
+			e->rank = EI_NONE;
+		}
 	}
 	return 0;
 }
@@ -786,7 +920,7 @@ static int check_required(struct walk *w, const struct ei_schema *s, const struc
 		return 0;
 	for (unsigned i = 0; i < s->count; i++) {
 		const struct ei_prop *p = &ei_spec.props[s->first + i];
-		struct entry key = { POOL(p->name), EI_STR_LEN(p->name), 0, 0, 0 };
+		struct entry key = { POOL(p->name), EI_STR_LEN(p->name), 0, 0, 0, 0 };
 		if ((p->flags & EI_P_REQUIRED) && !bsearch(&key, E->e, E->n, sizeof key, entry_cmp)) {
 			struct sb b = begin_error(w);
 			sb_str(&b, "missing required field ");
@@ -991,6 +1125,7 @@ int ei_schema_walk(lua_State *L, int idx, unsigned schema, struct ei_walk_opts *
 	w.depth = 0;
 	w.path[0].key = NULL;
 	w.path[0].table = NULL;
+	memset(w.keys, 0, sizeof w.keys);
 	opts->err[0] = '\0';
 	idx = lua_absindex(L, idx);
 	if (!lua_checkstack(L, 8))

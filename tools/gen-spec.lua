@@ -337,6 +337,9 @@ function Compiler:build(node, where)
 				e.flags = e.flags | S_NULLABLE
 			elseif type(v) ~= "string" then
 				fail("%s: non-string enum value %s", where, tostring(v))
+			elseif v:find('[%c"\\]') then
+				-- the encoder writes a value that matches the enum without escaping it
+				fail("%s: enum value %q needs JSON escaping", where, v)
 			else
 				e.enum[#e.enum + 1] = v
 			end
