@@ -124,11 +124,24 @@ static char *utoa(unsigned long long u, char tmp[24])
 
 void ei_json_write_integer(struct ei_buf *b, lua_Integer i)
 {
+	char *out = ei_buf_reserve(b, 21);
+	unsigned long long u = i < 0 ? 0u - (unsigned long long)i : (unsigned long long)i;
+	if (u < 10) {  /* the common small counts, without the copy */
+		size_t n = 0;
+		if (i < 0)
+			out[n++] = '-';
+		out[n++] = (char)('0' + u);
+		b->len += n;
+		return;
+	}
 	char tmp[24];
-	char *p = utoa(i < 0 ? 0u - (unsigned long long)i : (unsigned long long)i, tmp);
+	char *p = utoa(u, tmp);
 	if (i < 0)
 		*--p = '-';
-	ei_buf_add(b, p, (size_t)(tmp + sizeof tmp - p));
+	size_t n = (size_t)(tmp + sizeof tmp - p);
+	for (size_t k = 0; k < n; k++)
+		out[k] = p[k];
+	b->len += n;
 }
 
 /* Most numbers people write have a short exact decimal form: find the fewest decimals
@@ -145,7 +158,9 @@ static int format_short(double d, char out[32])
 		if (x >= 0x1p53)
 			return 0;
 		double m = (double)(unsigned long long)(x + 0.5);
-		if (m / p != a)
+		/* m / p == a needs x within a few units in the last place of m (well under
+		 * m * 1e-15); the division is only worth doing then */
+		if (fabs(x - m) > m * 1e-15 || m / p != a)
 			continue;
 		char tmp[24], *q = out;
 		const char *digits = utoa((unsigned long long)m, tmp);
@@ -502,7 +517,10 @@ static int l_decode(lua_State *L)
 int ei_json_encode(lua_State *L, int idx, unsigned schema, const char *root)
 {
 	struct ei_buf b;
-	struct ei_walk_opts o = { .root = root, .out = &b };
+	struct ei_walk_opts o;  /* fields set one by one: err need not be zeroed */
+	o.root = root;
+	o.out = &b;
+	o.deprecated_slot = 0;
 	idx = lua_absindex(L, idx);
 	ei_buf_init(&b, L);
 	if (ei_schema_walk(L, idx, schema, &o) != 0) {
