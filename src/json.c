@@ -111,14 +111,27 @@ void ei_json_write_string(struct ei_buf *b, const char *s, size_t len)
 	b->len = (size_t)(p - b->p);
 }
 
-/* Decimal digits of u, right-aligned in tmp[24]; returns where they start. */
+/* Decimal digits of u, right-aligned in tmp[24]; returns where they start. Two
+ * digits per division. */
 static char *utoa(unsigned long long u, char tmp[24])
 {
+	static const char pairs[201] = "00010203040506070809101112131415161718192021222324"
+				       "25262728293031323334353637383940414243444546474849"
+				       "50515253545556575859606162636465666768697071727374"
+				       "75767778798081828384858687888990919293949596979899";
 	char *p = tmp + 24;
-	do {
-		*--p = (char)('0' + u % 10);
-		u /= 10;
-	} while (u);
+	while (u >= 100) {
+		unsigned r = (unsigned)(u % 100);
+		u /= 100;
+		*--p = pairs[2 * r + 1];
+		*--p = pairs[2 * r];
+	}
+	if (u >= 10) {
+		*--p = pairs[2 * u + 1];
+		*--p = pairs[2 * u];
+	} else {
+		*--p = (char)('0' + u);
+	}
 	return p;
 }
 

@@ -17,7 +17,7 @@
 #define ENUM_ALL 8         /* enums this long are listed whole in messages ... */
 #define ENUM_SHOWN 6       /* ... longer ones show this many values and "…" */
 #define SUGGEST_MAX 64     /* longest name considered for did-you-mean */
-#define KEY_CACHE 32       /* (schema, key) lookups remembered during one walk */
+#define KEY_CACHE 64       /* (schema, key) lookups remembered during one walk */
 
 #define POOL(s) (ei_spec.pool + EI_STR_OFF(s))
 
@@ -346,7 +346,7 @@ static unsigned lookup_enum(struct walk *w, const struct ei_schema *s, const cha
 	return h->found;
 }
 
-static int walk_value(struct walk *w, int idx, unsigned schema);
+static inline int walk_value(struct walk *w, int idx, unsigned schema);
 
 static void format_path(const struct walk *w, struct sb *b)
 {
@@ -1101,7 +1101,7 @@ static const walker walkers[EI_K_COUNT] = {
 	walk_any, walk_boolean, walk_integer, walk_number, walk_string, walk_array, walk_object, walk_union,
 };
 
-static int walk_value(struct walk *w, int idx, unsigned schema)
+static inline int walk_value(struct walk *w, int idx, unsigned schema)
 {
 	const struct ei_schema *s = &ei_spec.schemas[schema];
 	int t = lua_type(w->L, idx);
