@@ -87,15 +87,10 @@ static void account(ei_stream *s, size_t delivered, int has_ts, double ts)
 
 /* ---- Queue ------------------------------------------------------------- */
 
-static size_t first_kept(const ei_stream *s)
-{
-	return s->ev_head < s->ev_len ? s->ev[s->ev_head].off : s->line;
-}
-
 /* Give back the text and events Lua already took, when that is worth a move. */
 static void compact(ei_stream *s)
 {
-	size_t keep = first_kept(s);
+	size_t keep = s->text_len - ei_stream_bytes(s); /* the first byte still wanted */
 	if (keep > 0 && (s->ev_head == s->ev_len || keep >= s->text_len / 2)) {
 		memmove(s->text, s->text + keep, s->text_len - keep);
 		s->text_len -= keep;
@@ -228,28 +223,9 @@ int ei_stream_end(ei_stream *s, int success)
 	return push(s, (ei_sev){ .type = EI_SEV_ENDED, .success = success > 0, .off = s->text_len });
 }
 
-size_t ei_stream_queued(const ei_stream *s)
-{
-	return s->ev_len - s->ev_head;
-}
 
-size_t ei_stream_bytes(const ei_stream *s)
-{
-	return s->text_len - first_kept(s);
-}
 
-const ei_sev *ei_stream_peek(const ei_stream *s)
-{
-	return s->ev_head < s->ev_len ? &s->ev[s->ev_head] : NULL;
-}
 
-void ei_stream_pop(ei_stream *s)
-{
-	if (s->ev_head < s->ev_len)
-		s->ev_head++;
-	if (s->ev_head == s->ev_len)
-		s->ev_head = s->ev_len = 0;
-}
 
 /* An empty queue gives back half of its room each time, down to this much:
  * a burst grew it, and the next burst grows it again with one realloc. */

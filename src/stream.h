@@ -60,20 +60,40 @@ int ei_stream_flush(ei_stream *s);
 /* job-finished: deliver a pending partial line, then the ended event (once). */
 int ei_stream_end(ei_stream *s, int success);
 
-size_t ei_stream_queued(const ei_stream *s);
-size_t ei_stream_bytes(const ei_stream *s);
+/* The queue, inline: it is read for every event. */
+static inline size_t ei_stream_queued(const ei_stream *s)
+{
+	return s->ev_len - s->ev_head;
+}
+
+/* Bytes of text the queue holds: from its first event's line, or the partial line. */
+static inline size_t ei_stream_bytes(const ei_stream *s)
+{
+	return s->text_len - (s->ev_head < s->ev_len ? s->ev[s->ev_head].off : s->line);
+}
 
 /* The next event, or NULL; valid until the next call to any function above. */
-const ei_sev *ei_stream_peek(const ei_stream *s);
-void ei_stream_pop(ei_stream *s);
+static inline const ei_sev *ei_stream_peek(const ei_stream *s)
+{
+	return s->ev_head < s->ev_len ? &s->ev[s->ev_head] : NULL;
+}
 
-/* Give back the memory of an empty queue beyond a small reserve (a job may stay
- * quiet long after a burst, and each of many jobs may have had one). */
-void ei_stream_trim(ei_stream *s);
+static inline void ei_stream_pop(ei_stream *s)
+{
+	if (s->ev_head < s->ev_len)
+		s->ev_head++;
+	if (s->ev_head == s->ev_len)
+		s->ev_head = s->ev_len = 0;
+}
+
 static inline const char *ei_stream_text(const ei_stream *s, const ei_sev *e)
 {
 	return s->text + e->off;
 }
+
+/* Give back the memory of an empty queue beyond a small reserve (a job may stay
+ * quiet long after a burst, and each of many jobs may have had one). */
+void ei_stream_trim(ei_stream *s);
 
 /* `Epoch N/M` (N >= 0, M > 0). */
 int ei_line_progress(const char *line, size_t len, int64_t *epoch, int64_t *epochs);
