@@ -765,21 +765,31 @@ struct entry {
  * checks), besides the EI_P_* flags of the property */
 #define KNOWN 0x80
 
+/* `,"name":` (the comma unless first) for a property name, which needs no escaping. */
+static inline void write_name(struct ei_buf *b, const char *name, size_t len, int comma)
+{
+	char *p = ei_buf_reserve(b, len + 4);
+	size_t k = 0;
+	if (comma)
+		p[k++] = ',';
+	p[k++] = '"';
+	memcpy(p + k, name, len);
+	k += len;
+	p[k++] = '"';
+	p[k++] = ':';
+	b->len += k;
+}
+
 static void write_key(struct ei_buf *b, const struct entry *e, int comma)
 {
-	if (comma)
-		ei_buf_putc(b, ',');
-	if (!(e->flags & KNOWN)) {
-		ei_json_write_string(b, e->key, e->len);
-		ei_buf_putc(b, ':');
+	if (e->flags & KNOWN) {
+		write_name(b, e->key, e->len, comma);
 		return;
 	}
-	char *p = ei_buf_reserve(b, e->len + 3);
-	p[0] = '"';
-	memcpy(p + 1, e->key, e->len);
-	p[e->len + 1] = '"';
-	p[e->len + 2] = ':';
-	b->len += e->len + 3;
+	if (comma)
+		ei_buf_putc(b, ',');
+	ei_json_write_string(b, e->key, e->len);
+	ei_buf_putc(b, ':');
 }
 
 struct entries {
@@ -909,6 +919,14 @@ static int walk_entries(struct walk *w, const struct ei_schema *s, const struct 
 	return 0;
 }
 
+static int missing_field(struct walk *w, const struct ei_prop *p)
+{
+	struct sb b = begin_error(w);
+	sb_str(&b, "missing required field ");
+	sb_quote(&b, POOL(p->name), EI_STR_LEN(p->name));
+	return -1;
+}
+
 static int check_required(struct walk *w, const struct ei_schema *s, const struct entries *E)
 {
 	unsigned found = 0;
@@ -921,14 +939,65 @@ static int check_required(struct walk *w, const struct ei_schema *s, const struc
 	for (unsigned i = 0; i < s->count; i++) {
 		const struct ei_prop *p = &ei_spec.props[s->first + i];
 		struct entry key = { POOL(p->name), EI_STR_LEN(p->name), 0, 0, 0, 0 };
-		if ((p->flags & EI_P_REQUIRED) && !bsearch(&key, E->e, E->n, sizeof key, entry_cmp)) {
-			struct sb b = begin_error(w);
-			sb_str(&b, "missing required field ");
-			sb_quote(&b, key.key, key.len);
-			return -1;
-		}
+		if ((p->flags & EI_P_REQUIRED) && !bsearch(&key, E->e, E->n, sizeof key, entry_cmp))
+			return missing_field(w, p);
 	}
 	return 0;
+}
+
+/* The usual object: a closed schema of at most 64 properties, and a table whose keys
+ * are all among them. Each value stays on the stack, found by the rank of its
+ * property, so the properties come out in name order without sorting, and the walk
+ * meets them in the same order as walk_entries would. 1: the table needs the general
+ * path (a key that is not a string or not a property, or no stack left), which will
+ * report it; the stack is as it was. */
+static int walk_known(struct walk *w, int idx, const struct ei_schema *s)
+{
+	lua_State *L = w->L;
+	const struct ei_prop *props = &ei_spec.props[s->first];
+	int slots[64];
+	uint64_t seen = 0;
+	unsigned required = 0, n = 0;
+	int top = lua_gettop(L), slot = top + 2, rc = 0;
+	lua_pushnil(L);
+	while (lua_next(L, idx)) {
+		size_t len = 0;
+		const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &len) : NULL;
+		unsigned found = key ? lookup_prop(w, s, key, len) : 0;
+		if (!found || (n++ % 8 == 0 && !lua_checkstack(L, 20))) {
+			lua_settop(L, top);
+			return 1;
+		}
+		lua_pushvalue(L, -2);
+		slots[found - 1] = slot;
+		slot += 2;
+		seen |= (uint64_t)1 << (found - 1);
+		required += props[found - 1].flags & EI_P_REQUIRED;
+	}
+	out_c(w, '{');
+	for (uint64_t left = seen; left; left &= left - 1) {
+		unsigned r = (unsigned)__builtin_ctzll(left);
+		const struct ei_prop *p = &props[r];
+		size_t len = EI_STR_LEN(p->name);
+		if ((rc = push_seg(w, POOL(p->name), len, 0)) != 0)
+			break;
+		if (p->flags & EI_P_DEPRECATED)
+			note_deprecated(w);
+		if (w->out)
+			write_name(w->out, POOL(p->name), len, left != seen);
+		if ((rc = walk_value(w, slots[r], p->schema)) != 0)
+			break;
+		w->depth--;
+	}
+	lua_settop(L, top);
+	if (rc)
+		return -1;
+	out_c(w, '}');
+	if (required == s->nreq)
+		return 0;
+	for (unsigned i = 0;; i++)
+		if ((props[i].flags & EI_P_REQUIRED) && !(seen & (uint64_t)1 << i))
+			return missing_field(w, &props[i]);
 }
 
 static int walk_object(struct walk *w, int idx, int t, const struct ei_schema *s)
@@ -940,13 +1009,18 @@ static int walk_object(struct walk *w, int idx, int t, const struct ei_schema *s
 		return fail(w, "expected object, got array");
 	if (enter_table(w, idx))
 		return -1;
+	if (s->extra == EI_NONE && s->count <= 64) {
+		int rc = walk_known(w, idx, s);
+		if (rc <= 0)
+			return rc;
+	}
 	int top = lua_gettop(L);
 	struct entries E;
 	E.e = E.small;
 	E.n = 0;
 	E.cap = SMALL_ENTRIES;
 	lua_pushnil(L);
-	E.slot = lua_gettop(L);
+	E.slot = top + 1;
 	int rc = collect(w, idx, s, &E);
 	if (rc == 0) {
 		sort_entries(&E);
