@@ -312,13 +312,13 @@ struct walk {
 
 typedef int (*walker)(struct walk *, int idx, int type, const struct ei_schema *);
 
-static struct key_hit *key_hit(struct walk *w, const struct ei_schema *s, const char *key)
+static inline struct key_hit *key_hit(struct walk *w, const struct ei_schema *s, const char *key)
 {
 	return &w->keys[((uintptr_t)key >> 4 ^ (uintptr_t)s >> 2) % KEY_CACHE];
 }
 
 /* 1 + the index of the key among the object schema's properties, or 0. */
-static unsigned lookup_prop(struct walk *w, const struct ei_schema *s, const char *key, size_t len)
+static inline unsigned lookup_prop(struct walk *w, const struct ei_schema *s, const char *key, size_t len)
 {
 	struct key_hit *h = key_hit(w, s, key);
 	if (h->key != key || h->schema != s) {
