@@ -89,7 +89,7 @@ local ROWS = {
     name = "the server unreachable for 30 s and back while the job runs on",
     scenario = { unreachable = { forSeconds = 30, afterFrames = 20 } },
     params = { trainingCycles = 20 }, speed = 1.5,
-    bound = 80, states = { "lost", "polling", "reconnected" },
+    bound = 60, states = { "lost", "polling", "reconnected" },
     happened = function(_, seen, elapsed) return elapsed >= 30 and #seen.log > 0 or nil end,
   },
   {
@@ -198,8 +198,13 @@ describe("following a job through faults", function()
     assert.equal("nil", ok, text)
     assert.equal("EPROTO", code)
     assert.truthy(err:find("larger than 67108864 bytes", 1, true), err)
+    assert.truthy(text:find("still works", 1, true), text)
+    if helper.lua ~= "lua5.4" then
+      pending("on another interpreter (tools/sanitize's ASan host) peak RSS counts the freed memory "
+        .. "ASan holds back; the plain run checks the bound")
+      return
+    end
     -- a 100 MB line never held whole: the body stops at its limit
     assert.is_true(tonumber(peak) < 100 * 1024, ("peak RSS %d kB"):format(tonumber(peak)))
-    assert.truthy(text:find("still works", 1, true), text)
   end)
 end)

@@ -196,6 +196,7 @@ local function check_status(self, now)
     return true
   end
   self.rest_failing_since = nil
+  if self.stream then self.stream:server_answered(now) end
   if self.stream and self.stream:is_open() then self.polling_said = nil end
   if st.finished then return finish(self, st) end
   return true

@@ -119,6 +119,13 @@ function Stream:pump()
   end
 end
 
+--- Studio answered a REST call: a connection waiting out its backoff tries now,
+-- so a socket comes back as soon as the server does, not up to 15 s later.
+-- @local
+function Stream:server_answered(now)
+  if self.state == "waiting" and self.next_attempt > now then self.next_attempt = now end
+end
+
 --- Whether the socket is up.
 -- @local
 function Stream:is_open()
