@@ -7,11 +7,7 @@ local HOST = ROOT .. "/build/examples/embed/ei-embed-host"
 
 local quote = helper.quote
 
-local function lines_of(text)
-  local list = {}
-  for line in text:gmatch("([^\n]*)\n") do list[#list + 1] = (line:gsub("\r$", "")) end
-  return list
-end
+local lines_of = helper.lines_of
 
 -- Build the host (configuring the build tree if needed); fail clearly without it.
 local function build_host()

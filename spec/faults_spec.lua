@@ -5,11 +5,7 @@
 local helper = require "helper"
 local core = require "ei.core"
 
-local function lines_of(text)
-  local list = {}
-  for line in text:gmatch("([^\n]*)\n") do list[#list + 1] = (line:gsub("\r$", "")) end
-  return list
-end
+local lines_of = helper.lines_of
 
 -- Follow a job event by event, applying the row's mid-run fault after `at` log lines.
 local function follow(job, sim, row)

@@ -149,6 +149,13 @@ function helper.node_server(script)
   return { port = port, stop = function() stdin:close(); os.remove(out) end }
 end
 
+--- The complete lines of a text, without their line ends.
+function helper.lines_of(text)
+  local list = {}
+  for line in text:gmatch("([^\n]*)\n") do list[#list + 1] = (line:gsub("\r$", "")) end
+  return list
+end
+
 --- Scan a child process's output for credentials when the suite runs under
 -- the secret audit (spec/support/audit.lua); nothing otherwise.
 function helper.audit(where, text)

@@ -2,11 +2,7 @@
 local helper = require "helper"
 local ei = require "ei"
 
-local function lines_of(text)
-  local list = {}
-  for line in text:gmatch("([^\n]*)\n") do list[#list + 1] = (line:gsub("\r$", "")) end
-  return list
-end
+local lines_of = helper.lines_of
 
 -- Follow a job to its end; returns the events by type and every event in order.
 local function follow(job)
