@@ -1,13 +1,17 @@
 -- Request path in Lua: per-call time of core.encode(t, "SetKerasParameterRequest")
 -- (schema validation + JSON encoding) for a request with 20 visual layers.
 --
---   lua5.4 bench/request.lua [BATCHES] [SECONDS_PER_BATCH]
+--   lua5.4 bench/request.lua [BATCHES] [SECONDS_PER_BATCH] [CALLS_PER_BATCH]
 --
 -- Prints one line: "request-lua <median us/call> <min> <max> <calls/batch>".
+-- CALLS_PER_BATCH fixes the batch size instead of sizing it by time, for instruction
+-- counts that repeat: the difference between two callgrind runs, e.g.
+--   valgrind --tool=callgrind lua5.4 bench/request.lua 1 0 2000   (and ... 1 0 1000)
+-- divided by 1000 is the count per call.
 local core = require "ei.core"
 
 local batches = tonumber((...)) or 5
-local seconds = tonumber(select(2, ...)) or 1
+local seconds = tonumber((select(2, ...))) or 1
 
 local function request()
   local layers = {}
@@ -29,8 +33,9 @@ local text = assert(core.encode(t, "SetKerasParameterRequest"))
 assert(#text > 500)
 
 local samples = {}
-local calls = 1000
-do -- size a batch so that it takes about `seconds`
+local fixed = tonumber((select(3, ...)))
+local calls = fixed or 1000
+if not fixed then -- size a batch so that it takes about `seconds`
   local t0 = core.monotime()
   for _ = 1, calls do core.encode(t, "SetKerasParameterRequest") end
   local dt = core.monotime() - t0
