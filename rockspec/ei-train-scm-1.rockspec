@@ -34,7 +34,8 @@ build = {
       defines = { "_POSIX_C_SOURCE=200809L" },
       incdirs = { "src", "$(CJSON_INCDIR)/cjson", "$(WEBSOCKETS_INCDIR)" },
       libdirs = { "$(CURL_LIBDIR)", "$(CJSON_LIBDIR)", "$(WEBSOCKETS_LIBDIR)" },
-      libraries = { "curl", "cjson", "websockets", "pthread" },
+      -- libcurl is opened on the first request (src/http.c), not linked.
+      libraries = { "cjson", "websockets", "pthread", "dl" },
     },
     ["ei"] = "lua/ei/init.lua",
     ["ei.cli"] = "lua/ei/cli.lua",
