@@ -2,8 +2,11 @@
  * real lua_State; the value is walked, encoded back without a schema
  * (ei_json_encode, core.encode) and decoded again: the round trip must give an
  * equal value and the same text. The text also goes through cJSON's own tree
- * and ei_json_push_cjson, which must agree with ei_json_decode. The input is
+ * and ei_json_push_cjson, which must agree with ei_json_decode; the number
+ * writers get the bit patterns of the first bytes. The input is
  * the JSON text itself; each input gets a fresh state, closed after it. */
+#include <math.h>
+
 #include <cJSON.h>
 
 #include "fuzz.h"
@@ -127,11 +130,35 @@ static void push_tree(lua_State *L, job *j)
 	ei_json_push_cjson(L, *box);
 }
 
+/* The number writers on the bit patterns of the first bytes: an integer comes
+ * out as %lld writes it, a finite float reads back as itself, others fail. */
+static void check_numbers(lua_State *L, const job *j)
+{
+	uint64_t bits = 0;
+	double d;
+	char want[32];
+	memcpy(&bits, j->text, j->len < sizeof bits ? j->len : sizeof bits);
+	lua_pushinteger(L, (lua_Integer)bits);
+	FZ_CHECK(ei_json_encode(L, -1, EI_SCHEMA_ANY, "value"));
+	snprintf(want, sizeof want, "%lld", (long long)(lua_Integer)bits);
+	FZ_CHECK(strcmp(lua_tostring(L, -1), want) == 0);
+	lua_pop(L, 2);
+	memcpy(&d, &bits, sizeof d);
+	lua_pushnumber(L, d);
+	if (ei_json_encode(L, -1, EI_SCHEMA_ANY, "value")) {
+		FZ_CHECK(isfinite(d) && strtod(lua_tostring(L, -1), NULL) == d);
+	} else {
+		FZ_CHECK(!isfinite(d));
+	}
+	lua_pop(L, 2);
+}
+
 static int run(lua_State *L)
 {
 	job *j = lua_touserdata(L, 2);
 	const void *array_mt, *object_mt;
 	ei_json_markers(L, &array_mt, &object_mt);
+	check_numbers(L, j);
 
 	if (!ei_json_decode(L, j->text, j->len)) {
 		FZ_CHECK(lua_type(L, -1) == LUA_TSTRING);
