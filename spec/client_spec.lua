@@ -207,6 +207,27 @@ describe("a client", function()
   end)
 end)
 
+describe("a client starting many jobs at once", function()
+  it("keeps at most 16 requests in flight and starts them all", function()
+    local sim = helper.studio { speed = 300, scenario = { slow = { { match = "trainKerasJob", delayMs = 200 } } } }
+    local client = sim:client()
+    local tasks = {}
+    for i = 1, 40 do
+      tasks[i] = function() return (assert(client:train_keras(sim.project_id, sim.learn_id, { trainingCycles = 1 }))).id end
+    end
+    local ids = { ei.run(table.unpack(tasks)) }
+    assert.equal(40, #ids)
+    local p = assert(io.popen(("curl -s %s/__sim/stats"):format(sim.url)))
+    local stats = helper.json.decode(p:read("a"))
+    p:close()
+    -- one connection per request in flight, reused for the next; and this stats call
+    assert.is_true(stats.tcpConnections <= 16 + 1, stats.tcpConnections)
+    assert.equal(40, #sim:requests("/jobs/train/keras/"))
+    client:close()
+    sim:stop()
+  end)
+end)
+
 describe("a client meeting a flaky server", function()
   it("retries 503 answers and succeeds", function()
     local sim = helper.studio { scenario = { http503 = 2 } }

@@ -56,6 +56,7 @@ function Client.new(opts)
     on_warning = opts.on_warning or function(msg) io.stderr:write("ei: warning: ", msg, "\n") end,
     warned = {},
     sockets = {},
+    in_flight = 0,
   }, Client)
   local c, err, code = core.client { ca_file = opts.ca_file, user_agent = opts.user_agent or ("ei-train/" .. require("ei.version")), insecure = opts.insecure }
   if not c then return nil, err, code end
@@ -156,8 +157,37 @@ local function auth_headers(self, headers)
   if bearer then headers[#headers + 1] = "Authorization: Bearer " .. bearer end
 end
 
+-- Requests a client has in flight at once; more wait their turn. Each holds a
+-- libcurl handle (a 16 KB receive buffer) and a connection: 1,000 jobs started
+-- together would otherwise hold 1,000 of each.
+local MAX_IN_FLIGHT = 16
+
+-- A request's place among those in flight, given back however the exchange ends:
+-- returned, raised, its coroutine closed (__close) or abandoned and collected (__gc).
+local Slot = {}
+Slot.__index = Slot
+function Slot:release()
+  if self.client then
+    self.client.in_flight = self.client.in_flight - 1
+    self.client = nil
+  end
+end
+Slot.__close, Slot.__gc = Slot.release, Slot.release
+
+local function take_slot(self)
+  local function has_room() return self.in_flight < MAX_IN_FLIGHT end
+  if not has_room() then
+    local _, closed = self:wait_until(has_room)
+    if closed then return nil end
+  end
+  self.in_flight = self.in_flight + 1
+  return setmetatable({ client = self }, Slot)
+end
+
 -- One HTTP exchange: status, body, headers | nil, msg, code.
 local function exchange(self, method, path, body, content_type)
+  local slot <close> = take_slot(self)
+  if not slot then return nil, "the client was closed", "ECLOSED" end
   local headers = { "Accept: application/json" }
   if body then headers[#headers + 1] = "Content-Type: " .. (content_type or "application/json") end
   auth_headers(self, headers)
