@@ -50,13 +50,6 @@ static inline uint64_t fz_u64(fz_input *in)
 	return v;
 }
 
-/* A value in 0..max. */
-static inline size_t fz_below(fz_input *in, size_t max)
-{
-	size_t v = max > 255 ? fz_u16(in) : fz_u8(in);
-	return max ? v % (max + 1) : 0;
-}
-
 /* Up to want bytes, in place. */
 static inline const char *fz_bytes(fz_input *in, size_t want, size_t *got)
 {
