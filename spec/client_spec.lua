@@ -212,17 +212,18 @@ describe("a client starting many jobs at once", function()
     local sim = helper.studio { speed = 300, scenario = { slow = { { match = "trainKerasJob", delayMs = 200 } } } }
     local client = sim:client()
     local tasks = {}
-    for i = 1, 40 do
+    for i = 1, 100 do
       tasks[i] = function() return (assert(client:train_keras(sim.project_id, sim.learn_id, { trainingCycles = 1 }))).id end
     end
     local ids = { ei.run(table.unpack(tasks)) }
-    assert.equal(40, #ids)
+    assert.equal(100, #ids)
     local p = assert(io.popen(("curl -s %s/__sim/stats"):format(sim.url)))
     local stats = helper.json.decode(p:read("a"))
     p:close()
-    -- one connection per request in flight, reused for the next; and this stats call
-    assert.is_true(stats.tcpConnections <= 16 + 1, stats.tcpConnections)
-    assert.equal(40, #sim:requests("/jobs/train/keras/"))
+    -- One connection per request in flight, reused for the next (101 without the cap).
+    -- A slow host may see an idle connection closed and opened again: a margin.
+    assert.is_true(stats.tcpConnections <= 32, stats.tcpConnections)
+    assert.equal(100, #sim:requests("/jobs/train/keras/"))
     client:close()
     sim:stop()
   end)
