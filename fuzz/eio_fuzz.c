@@ -1,9 +1,9 @@
 /* libFuzzer target: Engine.IO / Socket.IO text frames through ei_eio_parse and
  * ei_eio_event_parse into the job log streams of stream.c, dispatched in the
  * order src/socket.c does it (on_receive -> on_message -> packet handler ->
- * event handler), and drained as socket_next/socket_drain do. The dispatch of
- * socket.c is static and tied to libwebsockets, so it is mirrored here over the
- * same public functions.
+ * event handler), and drained (peek, pop, trim) as socket_next/socket_drain do.
+ * The dispatch of socket.c is static and tied to libwebsockets, so it is
+ * mirrored here over the same public functions.
  *
  * Input: one setup byte, then records, each an operation byte and its operands:
  *   setup  bits 0-1: jobs followed (1 + n % 3), ids 1, 2, 123456789012
@@ -117,7 +117,7 @@ static void drain(sim *s, int i, size_t max)
 		const ei_sev *e = ei_stream_peek(st);
 		if (!e) {
 			FZ_CHECK(ei_stream_queued(st) == 0);
-			return;
+			break;
 		}
 		FZ_CHECK(ei_stream_queued(st) > 0);
 		FZ_CHECK(ei_stream_bytes(st) <= st->text_len);
@@ -153,6 +153,7 @@ static void drain(sim *s, int i, size_t max)
 		}
 		ei_stream_pop(st);
 	}
+	ei_stream_trim(st); /* after each sock:next, after a sock:drain */
 }
 
 static void drain_all(sim *s)
