@@ -140,6 +140,19 @@ describe("job updates", function()
     sim:stop()
   end)
 
+  it("asks one socket token and opens one websocket when jobs start following together", function()
+    local sim = helper.studio { speed = 300, scenario = { slow = { { match = "getSocketToken", delayMs = 300 } } } }
+    local client = sim:client()
+    local jobs, follows = {}, {}
+    for i = 1, 5 do jobs[i] = assert(client:train_keras(sim.project_id, sim.learn_id, { trainingCycles = 3 })) end
+    for i, job in ipairs(jobs) do follows[i] = function() return #follow(job).finished end end
+    assert.same({ 1, 1, 1, 1, 1 }, { ei.run(table.unpack(follows)) })
+    assert.equal(1, #sim:requests("/socket%-token"))
+    assert.equal(1, #sim:records("ws-open"))
+    client:close()
+    sim:stop()
+  end)
+
   it("follows a job inside a cqueues controller", function()
     local cqueues = require "cqueues"
     local sim = helper.studio { speed = 300 }

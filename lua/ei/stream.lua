@@ -34,10 +34,14 @@ local function broadcast(self, state)
   for _, job in pairs(self.jobs) do job:push { type = "connection", job = job.id, state = state } end
 end
 
--- Start a connection attempt: a fresh token each time (tokens expire).
+-- Start a connection attempt: a fresh token each time (tokens expire). While
+-- the token is fetched the state is "token", so that other coroutines pumping
+-- the same stream meanwhile do not start attempts of their own.
 local function connect(self)
   self.attempt = self.attempt + 1
+  self.state = "token"
   local token, err, code = self.client:socket_token(self.project_id)
+  if not self.sock then return true end -- closed meanwhile
   if not token then
     self.last_error, self.last_code = err, code
     return false
@@ -78,6 +82,7 @@ function Stream:due(now)
   if not self.sock then return false end
   if self.state == "idle" then return true end
   if self.state == "waiting" then return now >= self.next_attempt end
+  if self.state == "token" then return false end
   local s = self.sock:state()
   if self.state == "connecting" then return s ~= "connecting" end
   if self.state == "open" then return s ~= "open" end
