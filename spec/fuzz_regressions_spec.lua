@@ -71,13 +71,7 @@ local function events_of(client, frames)
   return events, stats
 end
 
-local function lines(events)
-  local out = {}
-  for _, ev in ipairs(events) do
-    if ev.type == "log" then out[#out + 1] = ev.line end
-  end
-  return out
-end
+local lines = helper.logged
 
 local HELLO = '42["hello",{"hello":{"version":1},"devices":[]}]'
 local FINISHED = '42["job-finished-7",{"success":true}]'

@@ -156,6 +156,15 @@ function helper.lines_of(text)
   return list
 end
 
+--- The lines of the `log` events in a list of events.
+function helper.logged(events)
+  local lines = {}
+  for _, ev in ipairs(events) do
+    if ev.type == "log" then lines[#lines + 1] = ev.line end
+  end
+  return lines
+end
+
 --- Scan a child process's output for credentials when the suite runs under
 -- the secret audit (spec/support/audit.lua); nothing otherwise.
 function helper.audit(where, text)

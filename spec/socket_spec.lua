@@ -82,13 +82,7 @@ local function follow_to_end(client, sock, id, seconds, reconnect)
   return events, ended
 end
 
-local function logged(events)
-  local lines = {}
-  for _, ev in ipairs(events) do
-    if ev.type == "log" then lines[#lines + 1] = ev.line end
-  end
-  return lines
-end
+local logged = helper.logged
 
 local function count(events, kind)
   local n = 0
