@@ -28,13 +28,13 @@ build = {
   modules = {
     ["ei.core"] = {
       sources = {
-        "src/core.c", "src/pollset.c", "src/client.c", "src/http.c", "src/json.c",
+        "src/core.c", "src/pollset.c", "src/client.c", "src/http.c", "src/libcurl.c", "src/json.c",
         "src/schema.c", "src/gen/spec.c", "src/engineio.c", "src/stream.c", "src/socket.c",
       },
       defines = { "_POSIX_C_SOURCE=200809L" },
       incdirs = { "src", "$(CJSON_INCDIR)/cjson", "$(WEBSOCKETS_INCDIR)" },
       libdirs = { "$(CURL_LIBDIR)", "$(CJSON_LIBDIR)", "$(WEBSOCKETS_LIBDIR)" },
-      -- libcurl is opened on the first request (src/http.c), not linked.
+      -- libcurl is opened on the first request (src/libcurl.c), not linked.
       libraries = { "cjson", "websockets", "pthread", "dl" },
     },
     ["ei"] = "lua/ei/init.lua",

@@ -115,7 +115,7 @@ int ei_client_insecure(ei_client *c)
 	return c->insecure;
 }
 
-/* The multi handle, made on the first request: libcurl is loaded only then (http.c). */
+/* The multi handle, made on the first request: libcurl is loaded only then (libcurl.c). */
 CURLM *ei_client_multi(ei_client *c)
 {
 	if (!c->multi && (c->multi = curl_multi_init())) {

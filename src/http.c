@@ -1,169 +1,12 @@
 /* HTTP requests (`ei.Request`) on the client's multi handle. Callbacks only
  * fill C buffers; Lua sees the response when it asks for the result. */
 #include <ctype.h>
-#include <dlfcn.h>
-#include <pthread.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "http.h"
+#include "libcurl.h"
 
-/* libcurl on demand.
- *
- * ei.core is not linked with libcurl: the first HTTP request opens it with dlopen.
- * libcurl needs some thirty shared libraries (two TLS stacks, Kerberos, LDAP, SSH,
- * RTMP, IDN, ...); loading, relocating and initialising them was about 3.5 ms of
- * the 5 ms that `require "ei"` + `ei.new{}` cost. So a script that only validates
- * parameters, or fails on its options, never pays it, and the first request pays
- * it once, with lazy binding. The functions below carry libcurl's own names and
- * prototypes, so the client and the requests call libcurl as it is documented;
- * each one forwards to the library. Like curl_global_init, which runs in the same
- * once-only step, the loaded library is process-wide. */
-#ifndef EI_LIBCURL
-#define EI_LIBCURL "libcurl.so.4"
-#endif
-
-#define LIBCURL_FUNCTIONS(X)                                                                                       \
-	X(curl_global_init)                                                                                        \
-	X(curl_easy_init) X(curl_easy_cleanup) X(curl_easy_setopt) X(curl_easy_getinfo) X(curl_easy_strerror)     \
-	X(curl_free) X(curl_slist_append) X(curl_slist_free_all)                                                   \
-	X(curl_url) X(curl_url_cleanup) X(curl_url_set) X(curl_url_get)                                            \
-	X(curl_multi_init) X(curl_multi_cleanup) X(curl_multi_setopt) X(curl_multi_add_handle)                     \
-	X(curl_multi_remove_handle) X(curl_multi_socket_action) X(curl_multi_info_read)
-
-static struct {
-#define LIBCURL_FIELD(name) __typeof__(name) *name;
-	LIBCURL_FUNCTIONS(LIBCURL_FIELD)
-#undef LIBCURL_FIELD
-} libcurl;
-static pthread_once_t libcurl_once = PTHREAD_ONCE_INIT;
-static char libcurl_error[256]; /* why it could not be loaded; empty once it is */
-
-static void libcurl_load(void)
-{
-	void *lib = dlopen(EI_LIBCURL, RTLD_LAZY | RTLD_LOCAL);
-	const char *missing = NULL;
-	if (lib) {
-#define LIBCURL_RESOLVE(name)                                                                                      \
-	if (!missing && !(libcurl.name = (__typeof__(libcurl.name))dlsym(lib, #name)))                             \
-		missing = #name;
-		LIBCURL_FUNCTIONS(LIBCURL_RESOLVE)
-#undef LIBCURL_RESOLVE
-	}
-	if (!lib)
-		snprintf(libcurl_error, sizeof libcurl_error, "cannot load libcurl: %s", dlerror());
-	else if (missing)
-		snprintf(libcurl_error, sizeof libcurl_error, "cannot load libcurl: %s has no %s", EI_LIBCURL, missing);
-	else if (libcurl.curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		snprintf(libcurl_error, sizeof libcurl_error, "cannot initialise libcurl");
-}
-
-/* NULL once libcurl is loaded and initialised, else why it is not. */
-static const char *libcurl_ready(void)
-{
-	pthread_once(&libcurl_once, libcurl_load);
-	return libcurl_error[0] ? libcurl_error : NULL;
-}
-
-/* The forwarders, hidden even where the module is built without
- * -fvisibility=hidden. Every call comes after libcurl_ready() succeeded: a
- * client's multi handle and every easy handle exist only from the first request on. */
-#pragma GCC visibility push(hidden)
-CURL *curl_easy_init(void)
-{
-	return libcurl.curl_easy_init();
-}
-void curl_easy_cleanup(CURL *e)
-{
-	libcurl.curl_easy_cleanup(e);
-}
-const char *curl_easy_strerror(CURLcode code)
-{
-	return libcurl.curl_easy_strerror(code);
-}
-void curl_free(void *p)
-{
-	libcurl.curl_free(p);
-}
-struct curl_slist *curl_slist_append(struct curl_slist *list, const char *s)
-{
-	return libcurl.curl_slist_append(list, s);
-}
-void curl_slist_free_all(struct curl_slist *list)
-{
-	libcurl.curl_slist_free_all(list);
-}
-CURLU *curl_url(void)
-{
-	return libcurl.curl_url();
-}
-void curl_url_cleanup(CURLU *u)
-{
-	libcurl.curl_url_cleanup(u);
-}
-CURLUcode curl_url_set(CURLU *u, CURLUPart what, const char *part, unsigned int flags)
-{
-	return libcurl.curl_url_set(u, what, part, flags);
-}
-CURLUcode curl_url_get(CURLU *u, CURLUPart what, char **part, unsigned int flags)
-{
-	return libcurl.curl_url_get(u, what, part, flags);
-}
-CURLM *curl_multi_init(void)
-{
-	return libcurl.curl_multi_init();
-}
-CURLMcode curl_multi_cleanup(CURLM *m)
-{
-	return libcurl.curl_multi_cleanup(m);
-}
-CURLMcode curl_multi_add_handle(CURLM *m, CURL *e)
-{
-	return libcurl.curl_multi_add_handle(m, e);
-}
-CURLMcode curl_multi_remove_handle(CURLM *m, CURL *e)
-{
-	return libcurl.curl_multi_remove_handle(m, e);
-}
-CURLMcode curl_multi_socket_action(CURLM *m, curl_socket_t fd, int mask, int *running)
-{
-	return libcurl.curl_multi_socket_action(m, fd, mask, running);
-}
-CURLMsg *curl_multi_info_read(CURLM *m, int *left)
-{
-	return libcurl.curl_multi_info_read(m, left);
-}
-
-/* The option number says the type of its argument (CURLOPTTYPE_*), as libcurl
- * itself reads it. */
-#define FORWARD_SETOPT(name, handle_t, option_t, code_t)                                                           \
-	code_t(name)(handle_t *h, option_t option, ...)                                                            \
-	{                                                                                                          \
-		va_list ap;                                                                                        \
-		va_start(ap, option);                                                                              \
-		code_t rc = option < CURLOPTTYPE_OBJECTPOINT     ? (libcurl.name)(h, option, va_arg(ap, long))     \
-			    : option < CURLOPTTYPE_FUNCTIONPOINT ? (libcurl.name)(h, option, va_arg(ap, void *))   \
-			    : option < CURLOPTTYPE_OFF_T ? (libcurl.name)(h, option, va_arg(ap, void (*)(void)))   \
-			    : option < CURLOPTTYPE_BLOB  ? (libcurl.name)(h, option, va_arg(ap, curl_off_t))       \
-							 : (libcurl.name)(h, option, va_arg(ap, void *));          \
-		va_end(ap);                                                                                        \
-		return rc;                                                                                         \
-	}
-FORWARD_SETOPT(curl_easy_setopt, CURL, CURLoption, CURLcode)
-FORWARD_SETOPT(curl_multi_setopt, CURLM, CURLMoption, CURLMcode)
-
-/* Every CURLINFO argument is a pointer. */
-CURLcode(curl_easy_getinfo)(CURL *e, CURLINFO info, ...)
-{
-	va_list ap;
-	va_start(ap, info);
-	CURLcode rc = (libcurl.curl_easy_getinfo)(e, info, va_arg(ap, void *));
-	va_end(ap);
-	return rc;
-}
-#pragma GCC visibility pop
 
 #define EI_REQUEST_MT "ei.Request"
 #define DEFAULT_MAX_BODY (64u << 20)
@@ -439,7 +282,7 @@ int ei_request_new(lua_State *L)
 	lua_getfield(L, 2, "url");
 	const char *url = lua_tostring(L, -1);
 	luaL_argcheck(L, url && lua_type(L, -1) == LUA_TSTRING, 2, "url must be a string");
-	const char *why = libcurl_ready();
+	const char *why = ei_libcurl_ready();
 	if (why)
 		return ei_fail(L, EI_ECONNECT, "%s", why);
 	if (!ei_client_multi(c))
