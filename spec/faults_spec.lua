@@ -61,7 +61,7 @@ local function child_peak_kb(sim, params, out)
     io.write("still works\n")
   ]]):format(sim.url, sim.api_key, sim.project_id, sim.learn_id, params, sim.project_id))
   local cmd = ("LUA_PATH=%s LUA_CPATH=%s %s %s > %s 2>&1"):format(helper.quote(helper.lua_path),
-    helper.quote(helper.lua_cpath), helper.lua or "lua5.4", helper.quote(script), helper.quote(out))
+    helper.quote(helper.lua_cpath), helper.quote(helper.lua), helper.quote(script), helper.quote(out))
   os.execute(cmd)
   os.remove(script)
   return helper.read_file(out)

@@ -117,9 +117,9 @@ local function refill(self)
     self.next_status = 0
     batch = NO_EVENTS
   end
-  for i = n, 1, -1 do -- the last line, for wait()'s reason; the batch is delivered before `finished`
+  for i = #batch, 1, -1 do -- the last line, for wait()'s reason; the batch is delivered before `finished`
     local ev = batch[i]
-    if ev and ev.type == "log" then
+    if ev.type == "log" then
       self.last_line = ev.line
       break
     end
