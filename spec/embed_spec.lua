@@ -51,15 +51,18 @@ local function run_host(sim, env, args)
   return code, lines_of(out), stderr
 end
 
--- Split the host's output into job id, log lines, finished value and anything else.
+-- Split the host's output into job id, log lines, the canceled job, the
+-- finished value and anything else.
 local function parse(lines)
   local r = { logs = {}, other = {} }
   for i, line in ipairs(lines) do
     local id = line:match("^job: (%d+)$")
     local text = line:match("^log: (.*)$")
+    local canceled = line:match("^canceled: (%d+)$")
     local finished = line:match("^finished: (%a+)$")
     if id and i == 1 then r.job = math.tointeger(tonumber(id))
     elseif text then r.logs[#r.logs + 1] = text
+    elseif canceled and not r.canceled then r.canceled = math.tointeger(tonumber(canceled))
     elseif finished and i == #lines then r.finished = finished
     else r.other[#r.other + 1] = line end
   end
@@ -86,11 +89,33 @@ local function turns_of(stderr)
   return tonumber(stderr:match("poll turns: (%d+)")) or 0
 end
 
+-- The job's log as Studio stores it, line by line.
+local function stored_lines(client, sim, job)
+  return lines_of(assert(client:call("downloadJobsLogs", { projectId = sim.project_id, jobId = job })))
+end
+
+-- The host's tick report: ticks, longest gap and longest step (ms).
+local function ticks_of(stderr)
+  local ticks, gap, step = stderr:match("ticks: (%d+), longest tick gap: ([%d.]+) ms, longest step: ([%d.]+) ms")
+  return tonumber(ticks), tonumber(gap), tonumber(step)
+end
+
+-- The second job was canceled through the API, and Studio says so.
+local function assert_canceled(sim, client, r)
+  assert.is_number(r.canceled)
+  assert.not_equal(r.job, r.canceled)
+  local cancels = 0
+  for _ in ipairs(sim:requests("/jobs/" .. r.canceled .. "/cancel", "POST")) do cancels = cancels + 1 end
+  assert.equal(1, cancels)
+  local status = assert(client:call("getJobStatus", { projectId = sim.project_id, jobId = r.canceled }))
+  assert.is_false(status.job.finishedSuccessful)
+end
+
 describe("embedding host", function()
   setup(build_host)
 
-  it("follows a 30-epoch job from its own poll loop and prints the whole log", function()
-    local sim = helper.studio { speed = 300 }
+  it("starts, follows and cancels from its own poll loop, prints the whole log and keeps its 100 Hz tick", function()
+    local sim = helper.studio { speed = 300, record = true }
     local code, lines, stderr = run_host(sim)
     assert.equal(0, code, stderr)
     local r = parse(lines)
@@ -101,7 +126,34 @@ describe("embedding host", function()
     local text = assert(client:call("downloadJobsLogs", { projectId = sim.project_id, jobId = r.job }))
     assert.is_true(#r.logs > 30)
     assert.same(lines_of(text), r.logs)
+    assert_canceled(sim, client, r)
     assert.is_true(turns_of(stderr) > 1, stderr)
+    local ticks, gap = ticks_of(stderr)
+    assert.is_true(ticks > 10, stderr)
+    assert.is_true(gap < 250, stderr)
+    client:close()
+    sim:stop()
+  end)
+
+  it("keeps its tick while Studio answers tokens and status 1.5 s late and the socket drops every 30 frames", function()
+    local sim = helper.studio { speed = 20, record = true, scenario = {
+      slow = { { match = "getSocketToken|getJobStatus", delayMs = 1500 } },
+      dropSocket = { afterFrames = 30, every = true },
+    } }
+    local code, lines, stderr = run_host(sim)
+    assert.equal(0, code, stderr)
+    local r = parse(lines)
+    assert.equal("true", r.finished)
+    local client = sim:client()
+    assert.same(stored_lines(client, sim, r.job), r.logs)
+    assert_canceled(sim, client, r)
+    -- the faults happened: several connections, late answers
+    assert.is_true(#sim:records("ws-open") >= 3, "the socket was not dropped")
+    local ticks, gap, step = ticks_of(stderr)
+    io.stderr:write(("embed host under slow REST and drops: %d ticks, longest gap %.1f ms, longest step %.1f ms\n")
+      :format(ticks, gap, step))
+    -- A call that waited for a late answer would leave a gap of 1.5 s.
+    assert.is_true(gap < 250, stderr)
     client:close()
     sim:stop()
   end)
@@ -140,8 +192,9 @@ describe("embedding host", function()
   end)
 
   it("with two threads, exits 1 when one job fails while the other thread's job still succeeds", function()
-    -- The second job the simulator creates fails; either thread may have started it.
-    local sim = helper.studio { speed = 300, scenario = { failJob = { atEpoch = 2, nth = 2 } } }
+    -- The first job the simulator creates fails; either thread may have started it (each
+    -- starts its second job, the one it cancels, after its first).
+    local sim = helper.studio { speed = 300, scenario = { failJob = { atEpoch = 2, nth = 1 } } }
     local code, lines, stderr = run_host(sim, nil, "--threads 2")
     assert.equal(1, code, stderr)
     local threads = by_thread(lines)
@@ -152,8 +205,8 @@ describe("embedding host", function()
       seen[#seen + 1] = { job = r.job, finished = r.finished, result = result }
     end
     table.sort(seen, function(a, b) return a.job < b.job end)
-    assert.same({ finished = "true", result = "result: succeeded" }, { finished = seen[1].finished, result = seen[1].result })
-    assert.same({ finished = "false", result = "result: failed" }, { finished = seen[2].finished, result = seen[2].result })
+    assert.same({ finished = "false", result = "result: failed" }, { finished = seen[1].finished, result = seen[1].result })
+    assert.same({ finished = "true", result = "result: succeeded" }, { finished = seen[2].finished, result = seen[2].result })
     sim:stop()
   end)
 
@@ -164,8 +217,7 @@ describe("embedding host", function()
     local r = parse(lines)
     assert.equal("false", r.finished)
     local client = sim:client()
-    local text = assert(client:call("downloadJobsLogs", { projectId = sim.project_id, jobId = r.job }))
-    assert.same(lines_of(text), r.logs)
+    assert.same(stored_lines(client, sim, r.job), r.logs)
     client:close()
     sim:stop()
   end)

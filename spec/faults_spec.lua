@@ -119,8 +119,14 @@ local ROWS = {
     happened = function(sim)
       local list = statuses(sim)
       for i, r in ipairs(list) do
-        -- the next try of a 429 waited for the Retry-After second
-        if r.status == 429 and list[i + 1] and list[i + 1].t - r.t < 900 then return nil end
+        -- the retry of a 429 (the next call of the same operation) waited for the Retry-After second
+        if r.status == 429 then
+          local retry
+          for k = i + 1, #list do
+            if list[k].operationId == r.operationId then retry = list[k]; break end
+          end
+          if not retry or retry.t - r.t < 900 then return nil end
+        end
       end
       return count_status(sim, 429) == 2 or nil
     end,

@@ -34,14 +34,18 @@
 
 #include "client.h"
 #include "core.h"
+#include "backfill.h"
 #include "engineio.h"
 #include "pollset.h"
 #include "stream.h"
 
 #define EI_SOCKET_MT "ei.Socket"
 
+/* Flow bounds: per job, and over all the jobs of a socket (see check_flow). */
 #define DEFAULT_MAX_QUEUE 10000
-#define DEFAULT_MAX_QUEUE_BYTES (16u << 20)
+#define DEFAULT_MAX_QUEUE_BYTES (8u << 20)
+#define DEFAULT_MAX_TOTAL 100000
+#define DEFAULT_MAX_TOTAL_BYTES (64u << 20)
 #define DEFAULT_MAX_FRAME (16u << 20)
 #define DEFAULT_PING_MS 5000
 #define DEFAULT_HELLO_MS 10000
@@ -61,7 +65,7 @@ typedef enum { PH_NONE, PH_RESOLVING, PH_TCP, PH_HANDSHAKE, PH_WEBSOCKET } ei_ph
 
 typedef struct {
 	uint64_t frames, bytes, malformed, ignored, dropped_duplicates, duplicate_bytes;
-	uint64_t connects, pings_sent, pongs_received, pings_received, flow_stops;
+	uint64_t connects, pings_sent, pongs_received, pings_received, flow_stops, overflows;
 } ei_socket_stats;
 
 #define MAX_ADDRS 4
@@ -93,7 +97,7 @@ typedef struct ei_socket {
 	ei_poll *poll;
 	int closed; /* close() was called */
 
-	size_t max_queue, max_queue_bytes, max_frame;
+	size_t max_queue, max_queue_bytes, max_total, max_total_bytes, max_frame;
 	int64_t ping_ms, hello_ms, idle_ms;
 
 	ei_state state;
@@ -293,26 +297,91 @@ static void queue_changed(ei_socket *s, const ei_stream *st, ei_queue_mark befor
 	s->queued_bytes = s->queued_bytes - before.bytes + ei_stream_bytes(st);
 }
 
-/* Stop reading while Lua is behind; the data waits in the kernel and lws. */
-static void check_flow(ei_socket *s)
+/* Flow control is per job. A job over its bound stops keeping lines
+ * (stream.c, "Overflow") and the socket reads on for the others; only a job
+ * alone on its socket pauses reading instead, since no other job waits. Over
+ * the socket's total bound, the jobs holding most let go of their queues until
+ * a quarter of the bound is free again. */
+static int over_bound(const ei_socket *s, const ei_stream *st)
+{
+	return ei_stream_queued(st) > s->max_queue || ei_stream_bytes(st) > s->max_queue_bytes;
+}
+
+static int over_total(const ei_socket *s, size_t events, size_t bytes)
+{
+	return events > s->max_total || bytes > s->max_total_bytes;
+}
+
+static void pause_reading(ei_socket *s)
 {
 	if (s->rx_stopped || !s->wsi)
 		return;
-	if (s->queued > s->max_queue || s->queued_bytes > s->max_queue_bytes) {
-		lws_rx_flow_control(s->wsi, 0);
-		s->rx_stopped = 1;
-		s->stats.flow_stops++;
+	lws_rx_flow_control(s->wsi, 0);
+	s->rx_stopped = 1;
+	s->stats.flow_stops++;
+}
+
+static void overflow(ei_socket *s, ei_stream *st, int let_go)
+{
+	ei_queue_mark before = queue_mark(st);
+	if (!st->overflow)
+		s->stats.overflows++;
+	if (let_go)
+		ei_stream_let_go(st);
+	else
+		ei_stream_overflow(st);
+	queue_changed(s, st, before);
+}
+
+static ei_stream *fullest(const ei_socket *s)
+{
+	ei_stream *best = NULL;
+	for (size_t i = 0; i < s->n_jobs; i++)
+		if (ei_stream_queued(s->jobs[i]) && (!best || ei_stream_bytes(s->jobs[i]) > ei_stream_bytes(best)))
+			best = s->jobs[i];
+	return best;
+}
+
+static void check_total(ei_socket *s)
+{
+	if (!over_total(s, s->queued, s->queued_bytes))
+		return;
+	if (s->n_jobs <= 1) {
+		pause_reading(s);
+		return;
 	}
+	ei_stream *st;
+	while (over_total(s, s->queued + s->max_total / 4, s->queued_bytes + s->max_total_bytes / 4) && (st = fullest(s)))
+		overflow(s, st, 1);
+}
+
+/* After `st` was fed. */
+static void check_flow(ei_socket *s, ei_stream *st)
+{
+	if (!st->overflow && over_bound(s, st)) {
+		if (s->n_jobs == 1)
+			pause_reading(s);
+		else
+			overflow(s, st, 0);
+	}
+	check_total(s);
 }
 
 static void sync_fds(ei_socket *s);
 
+/* Reading paused for a job alone goes on once it is half read, or as soon as
+ * another job shares the socket (the first then overflows instead). */
 static void maybe_resume(ei_socket *s)
 {
 	if (!s->rx_stopped)
 		return;
-	if (s->queued > s->max_queue / 2 || s->queued_bytes > s->max_queue_bytes / 2)
+	if (s->n_jobs > 1) {
+		for (size_t i = 0; i < s->n_jobs; i++)
+			if (!s->jobs[i]->overflow && over_bound(s, s->jobs[i]))
+				overflow(s, s->jobs[i], 0);
+	} else if (s->queued > s->max_queue / 2 || s->queued_bytes > s->max_queue_bytes / 2) {
 		return;
+	}
 	s->rx_stopped = 0;
 	s->last_rx = ei_now_ms();
 	if (s->wsi) {
@@ -357,7 +426,7 @@ static int on_job_data(ei_socket *s, const ei_eio_event *ev)
 		return fail_now(s, EI_ENOMEM, "out of memory queueing job logs");
 	s->stats.duplicate_bytes += st->dup_bytes - dups;
 	s->stats.dropped_duplicates += st->dup_payloads - dup_payloads;
-	check_flow(s);
+	check_flow(s, st);
 	return 0;
 }
 
@@ -373,7 +442,7 @@ static int on_job_finished(ei_socket *s, const ei_eio_event *ev)
 	queue_changed(s, st, before);
 	if (rc < 0)
 		return fail_now(s, EI_ENOMEM, "out of memory queueing job logs");
-	check_flow(s);
+	check_flow(s, st);
 	return 0;
 }
 
@@ -1044,6 +1113,8 @@ static void read_options(lua_State *L, int idx, ei_socket *s)
 {
 	s->max_queue = DEFAULT_MAX_QUEUE;
 	s->max_queue_bytes = DEFAULT_MAX_QUEUE_BYTES;
+	s->max_total = DEFAULT_MAX_TOTAL;
+	s->max_total_bytes = DEFAULT_MAX_TOTAL_BYTES;
 	s->max_frame = DEFAULT_MAX_FRAME;
 	s->ping_ms = DEFAULT_PING_MS;
 	s->hello_ms = DEFAULT_HELLO_MS;
@@ -1053,6 +1124,8 @@ static void read_options(lua_State *L, int idx, ei_socket *s)
 	luaL_checktype(L, idx, LUA_TTABLE);
 	s->max_queue = opt_size(L, idx, "max_queue", s->max_queue);
 	s->max_queue_bytes = opt_size(L, idx, "max_queue_bytes", s->max_queue_bytes);
+	s->max_total = opt_size(L, idx, "max_total", s->max_total);
+	s->max_total_bytes = opt_size(L, idx, "max_total_bytes", s->max_total_bytes);
 	s->max_frame = opt_size(L, idx, "max_frame", s->max_frame);
 	s->ping_ms = (int64_t)(opt_seconds(L, idx, "ping_interval", s->ping_ms / 1000.0) * 1000);
 	s->hello_ms = (int64_t)(opt_seconds(L, idx, "hello_timeout", s->hello_ms / 1000.0) * 1000);
@@ -1062,7 +1135,8 @@ static void read_options(lua_State *L, int idx, ei_socket *s)
 }
 
 /* core.socket(client [, opts]) -> ei.Socket, idle. opts: max_queue (events
- * queued over all jobs before reading stops, 10000), max_queue_bytes (16 MB),
+ * queued for one job before it overflows, 10000), max_queue_bytes (8 MB),
+ * max_total and max_total_bytes (over all jobs, 100000 and 64 MB),
  * max_frame (largest message, 16 MB), ping_interval (5 s), hello_timeout
  * (10 s, also bounds connecting), idle_timeout (60 s without any frame while
  * open; 0 disables). */
@@ -1170,6 +1244,7 @@ static int socket_follow(lua_State *L)
 		subscribe(s, st);
 		sync_fds(s);
 	}
+	maybe_resume(s);
 	lua_pushboolean(L, 1);
 	return 1;
 }
@@ -1413,6 +1488,62 @@ static int socket_flush(lua_State *L)
 	return 1;
 }
 
+/* sock:lag(job_id) -> nil while the job keeps its lines; when it overflowed,
+ * the number of lines lost so far (a back-fill brings them). */
+static int socket_lag(lua_State *L)
+{
+	ei_socket *s = check_socket(L);
+	ei_stream *st = find_job(s, check_job(L, 2));
+	if (!st || !st->overflow)
+		lua_pushnil(L);
+	else
+		lua_pushinteger(L, (lua_Integer)st->lost);
+	return 1;
+}
+
+/* sock:align(job_id, stored_log, last_line|nil, to_end) -> from, to, complete:
+ * text:sub(from, to) holds the lines to feed back. Called with the job's queue
+ * empty, so that last_line is the last line the stream kept. to_end (the job
+ * finished) takes everything after last_line and stops keeping live lines;
+ * otherwise the span ends at the last line lost, when the stored log has it. */
+static int socket_align(lua_State *L)
+{
+	ei_socket *s = check_socket(L);
+	ei_stream *st = check_followed(L, s);
+	size_t len;
+	const char *text = luaL_checklstring(L, 3, &len);
+	ei_backfill_marks m = { .to_end = lua_toboolean(L, 5) };
+	if (!lua_isnil(L, 4))
+		m.anchor = luaL_checklstring(L, 4, &m.anchor_len);
+	m.anchor_index = st->lines ? st->lines - 1 : 0;
+	m.end_hash = st->lost_hash;
+	m.end_len = st->lost_len;
+	m.end_index = st->lines + st->lost - 1;
+	ei_backfill_span span = { 0, 0, 1 };
+	if (m.to_end || (st->overflow && st->lost))
+		span = ei_backfill_align(text, len, &m);
+	ei_queue_mark before = queue_mark(st);
+	ei_stream_drop_partial(st);
+	if (m.to_end)
+		ei_stream_overflow(st);
+	st->aligned_lost = st->lost;
+	queue_changed(s, st, before);
+	lua_pushinteger(L, (lua_Integer)span.from + 1);
+	lua_pushinteger(L, (lua_Integer)span.to);
+	lua_pushboolean(L, span.complete);
+	return 3;
+}
+
+/* sock:recover(job_id) -> whether the job keeps its lines again (false: lines
+ * were lost after the back-fill was aligned; fetch again). */
+static int socket_recover(lua_State *L)
+{
+	ei_socket *s = check_socket(L);
+	ei_stream *st = check_followed(L, s);
+	lua_pushboolean(L, ei_stream_recover(st));
+	return 1;
+}
+
 /* sock:stats() -> counters: frames, bytes, malformed, ignored,
  * dropped_duplicates, duplicate_bytes, connects, pings_sent, pongs_received,
  * pings_received, flow_stops, queued, queued_bytes, reading_paused. */
@@ -1434,6 +1565,7 @@ static int socket_stats(lua_State *L)
 		{ "pongs_received", s->stats.pongs_received },
 		{ "pings_received", s->stats.pings_received },
 		{ "flow_stops", s->stats.flow_stops },
+		{ "overflows", s->stats.overflows },
 		{ "queued", s->queued },
 		{ "queued_bytes", s->queued_bytes },
 	};
@@ -1497,6 +1629,7 @@ void ei_socket_open(lua_State *L)
 		{ "connect", socket_connect }, { "state", socket_state },   { "follow", socket_follow },
 		{ "unfollow", socket_unfollow }, { "queued", socket_queued },   { "position", socket_position }, { "feed", socket_feed },
 		{ "flush", socket_flush },     { "stats", socket_stats },   { "close", socket_close },
+		{ "lag", socket_lag },	       { "align", socket_align },   { "recover", socket_recover },
 		{ NULL, NULL },
 	};
 	static const luaL_Reg event_methods[] = { { "next", socket_next }, { "drain", socket_drain }, { NULL, NULL } };

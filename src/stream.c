@@ -15,6 +15,13 @@
  *     closes once past them.
  * Outside the window everything is delivered. The partial last line stays in
  * the buffer across frames and reconnects, so the cut can fall anywhere.
+ *
+ * Overflow. A job whose reader is behind stops keeping lines (socket.c decides
+ * when) so that the socket can go on reading for the others. De-duplication
+ * goes on; the new lines are only counted, and the last one is remembered by
+ * its hash. Lua then fetches the stored log, which src/backfill.c aligns with
+ * the lines kept (by the last line delivered) and the lines lost (by the last
+ * one's hash), and feeds the missing lines back; ei_stream_recover ends it.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -138,6 +145,7 @@ static int emit_line(ei_stream *s, size_t off, size_t len)
 		len--;
 	if (push(s, (ei_sev){ .type = EI_SEV_LOG, .off = off, .len = len }) < 0)
 		return -1;
+	s->lines++;
 	ei_sev d = { .off = off, .len = len };
 	if (ei_line_progress(line, len, &d.epoch, &d.epochs)) {
 		d.type = EI_SEV_PROGRESS;
@@ -180,6 +188,91 @@ static int append_lines(ei_stream *s, const char *p, size_t n)
 	return 0;
 }
 
+/* ---- Overflow ---------------------------------------------------------- */
+
+static void end_lost_line(ei_stream *s)
+{
+	s->lost++;
+	s->lost_hash = s->part_hash;
+	s->lost_len = s->part_len;
+	s->part_hash = EI_LINE_HASH_START;
+	s->part_len = 0;
+	s->part_cr = 0;
+}
+
+/* Count lines without keeping them; lines split as append_lines splits them. */
+static void count_lost(ei_stream *s, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char c = p[i];
+		if (s->part_cr) {
+			s->part_cr = 0;
+			if (c != '\n') {
+				s->part_hash = ei_line_hash(s->part_hash, "\r", 1);
+				s->part_len++;
+			}
+		}
+		if (c == '\n') {
+			end_lost_line(s);
+			continue;
+		}
+		if (c == '\r') {
+			s->part_cr = 1;
+			continue;
+		}
+		s->part_hash = ei_line_hash(s->part_hash, &c, 1);
+		if (++s->part_len >= s->max_line)
+			end_lost_line(s);
+	}
+}
+
+void ei_stream_overflow(ei_stream *s)
+{
+	if (s->overflow)
+		return;
+	s->overflow = 1;
+	s->part_hash = EI_LINE_HASH_START;
+	s->part_len = 0;
+	s->part_cr = 0;
+	count_lost(s, s->text + s->line, s->text_len - s->line);
+	s->text_len = s->line;
+}
+
+void ei_stream_let_go(ei_stream *s)
+{
+	ei_stream_overflow(s);
+	uint64_t n = 0;
+	const ei_sev *last = NULL;
+	for (size_t i = s->ev_head; i < s->ev_len; i++)
+		if (s->ev[i].type == EI_SEV_LOG)
+			n++, last = &s->ev[i];
+	if (last && s->lost == 0) { /* no line lost yet: the queue's last is the newest */
+		s->lost_hash = ei_line_hash(EI_LINE_HASH_START, s->text + last->off, last->len);
+		s->lost_len = last->len;
+	}
+	s->lost += n;
+	s->lines -= n;
+	s->ev_head = s->ev_len = 0;
+	s->text_len = s->line = 0;
+}
+
+void ei_stream_drop_partial(ei_stream *s)
+{
+	if (!s->overflow)
+		s->text_len = s->line;
+}
+
+int ei_stream_recover(ei_stream *s)
+{
+	if (!s->overflow)
+		return 1;
+	if (s->lost != s->aligned_lost || s->part_len || s->part_cr)
+		return 0;
+	s->overflow = 0;
+	s->lost = s->aligned_lost = 0;
+	return 1;
+}
+
 int ei_stream_feed(ei_stream *s, const char *data, size_t len, int has_ts, double ts)
 {
 	size_t skip = duplicate_prefix(s, len, has_ts, ts);
@@ -187,7 +280,9 @@ int ei_stream_feed(ei_stream *s, const char *data, size_t len, int has_ts, doubl
 		s->dup_payloads++;
 		s->dup_bytes += skip;
 	}
-	if (append_lines(s, data + skip, len - skip) < 0)
+	if (s->overflow)
+		count_lost(s, data + skip, len - skip);
+	else if (append_lines(s, data + skip, len - skip) < 0)
 		return -1;
 	account(s, len - skip, has_ts, ts);
 	return 0;
@@ -195,14 +290,16 @@ int ei_stream_feed(ei_stream *s, const char *data, size_t len, int has_ts, doubl
 
 int ei_stream_backfill(ei_stream *s, const char *data, size_t len)
 {
-	if (append_lines(s, data, len) < 0)
-		return -1;
-	s->total += len;
-	return 0;
+	return append_lines(s, data, len);
 }
 
 int ei_stream_flush(ei_stream *s)
 {
+	if (s->overflow) {
+		if (s->part_len || s->part_cr)
+			end_lost_line(s);
+		return 0;
+	}
 	if (s->text_len == s->line)
 		return 0;
 	if (emit_line(s, s->line, s->text_len - s->line) < 0)
@@ -222,9 +319,6 @@ int ei_stream_end(ei_stream *s, int success)
 	s->ended = 1;
 	return push(s, (ei_sev){ .type = EI_SEV_ENDED, .success = success > 0, .off = s->text_len });
 }
-
-
-
 
 
 /* An empty queue gives back half of its room each time, down to this much:

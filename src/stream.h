@@ -40,7 +40,25 @@ typedef struct ei_stream {
 	int64_t epoch; /* last `Epoch N/M` */
 	int has_epoch;
 	int ended;
+
+	/* Flow (see stream.c, "Overflow"): lines queued since the start; while
+	 * `overflow`, the lines seen and not kept, and the last of them as a hash. */
+	uint64_t lines;
+	int overflow;
+	uint64_t lost, aligned_lost;
+	uint64_t lost_hash, part_hash;
+	size_t lost_len, part_len;
+	int part_cr;
 } ei_stream;
+
+/* A line's identity for alignment: FNV-1a over its bytes, without the \r\n. */
+#define EI_LINE_HASH_START 14695981039346656037u
+static inline uint64_t ei_line_hash(uint64_t h, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)p[i]) * 1099511628211u;
+	return h;
+}
 
 void ei_stream_init(ei_stream *s, int64_t job, size_t max_line);
 void ei_stream_free(ei_stream *s);
@@ -51,7 +69,8 @@ void ei_stream_resubscribe(ei_stream *s);
 /* A job-data payload. Returns 0, or -1 when out of memory (nothing queued). */
 int ei_stream_feed(ei_stream *s, const char *data, size_t len, int has_ts, double ts);
 
-/* Log text from elsewhere (a REST back-fill): no de-duplication, counted in total. */
+/* Log text from elsewhere (a REST back-fill): queued whatever the flow state,
+ * not de-duplicated, not counted in `total` (the socket's own bytes). */
 int ei_stream_backfill(ei_stream *s, const char *data, size_t len);
 
 /* Deliver a pending partial line as a line. */
@@ -59,6 +78,21 @@ int ei_stream_flush(ei_stream *s);
 
 /* job-finished: deliver a pending partial line, then the ended event (once). */
 int ei_stream_end(ei_stream *s, int success);
+
+/* Stop keeping the job's lines: what is queued stays, the partial line and
+ * everything after it are only counted (lost) until ei_stream_recover. */
+void ei_stream_overflow(ei_stream *s);
+
+/* Overflow, and let go of the queue too: its lines count as lost. */
+void ei_stream_let_go(ei_stream *s);
+
+/* Drop the partial line: a back-fill from the stored log supplies it whole. */
+void ei_stream_drop_partial(ei_stream *s);
+
+/* Keep lines again after a back-fill delivered every lost line, that is when
+ * none was lost since the back-fill was aligned (aligned_lost) and no lost line
+ * is half seen. Returns 1 when the stream keeps lines again. */
+int ei_stream_recover(ei_stream *s);
 
 /* The queue, inline: it is read for every event. */
 static inline size_t ei_stream_queued(const ei_stream *s)

@@ -1,16 +1,22 @@
 /*
- * ei-embed-host: a C program that embeds Lua 5.4, lets a script start an
- * Edge Impulse training job, and follows that job from its own poll() loop
- * through the job's pollable protocol (pollfd, events, timeout, step).
+ * ei-embed-host: a C program that embeds Lua 5.4 and runs ei-train from its
+ * own poll() loop, the way a game, a server or a UI with its own event loop
+ * would: the script (follow.lua) starts a training job and follows it, starts
+ * a second job and cancels it, and no call into it ever waits. The loop keeps
+ * a fixed 100 Hz tick and reports the longest gap between two ticks.
  *
  *   ei-embed-host [--threads N] [--root DIR] [--build DIR] [SCRIPT]
  *
  * DIR defaults come from EI_ROOT (the checkout, default ".") and EI_BUILD
  * (default ROOT/build); SCRIPT defaults to ROOT/examples/embed/follow.lua.
- * The script reads EI_HOST, EI_API_KEY, EI_PROJECT_ID and EI_LEARN_ID.
+ * The script reads EI_HOST, EI_API_KEY, EI_PROJECT_ID and EI_LEARN_ID and
+ * returns a function that takes emit(line) and returns the app: an object
+ * with pollfd, events, timeout and step (step returns "running", then
+ * "succeeded" or "failed").
  *
- * Output: "job: <id>", then "log: <line>" per log line, then
- * "finished: true|false"; the number of poll turns goes to stderr.
+ * Output: "job: <id>", then "log: <line>" per log line, "canceled: <id>" for
+ * the second job, then "finished: true|false"; stderr gets the number of poll
+ * turns, the longest tick gap and the longest step, in milliseconds.
  * Exit status: 0 the job succeeded, 1 it failed, 3 an error (usage included).
  *
  * With --threads N (1 to 64), N threads run at once, each with its own
@@ -36,9 +42,10 @@
 
 enum { EXIT_SUCCEEDED = 0, EXIT_JOB_FAILED = 1, EXIT_ERROR = 3 };
 
-/* Longest single wait in poll(), and how long the whole job may take. */
+/* Longest single wait in poll(), how long the whole job may take, and the tick. */
 static const double MAX_WAIT = 1.0;
 static const double DEADLINE = 60.0;
+static const double TICK = 0.01;
 enum { MAX_THREADS = 64 };
 
 /* One follower: a thread (or main) with its own lua_State and job. */
@@ -46,7 +53,8 @@ typedef struct {
   const char *root, *build, *script; /* shared by all followers, read-only */
   char tag[16];                      /* "[K] " or "" before each line */
   int status;                        /* exit status of this follower */
-  long turns;
+  long turns, ticks;
+  double worst_gap, worst_step;      /* seconds */
   pthread_t thread;
 } follower;
 
@@ -98,14 +106,14 @@ static int pcall(lua_State *L, int nargs, int nresults) {
   return status;
 }
 
-/* job:name(extra) with the job at index `job`; leaves nresults values. */
-static int method(lua_State *L, int job, const char *name, int nresults) {
-  if (lua_getfield(L, job, name) != LUA_TFUNCTION) {
+/* obj.name() with the object at index `obj`; leaves nresults values. */
+static int method(lua_State *L, int obj, const char *name, int nresults) {
+  if (lua_getfield(L, obj, name) != LUA_TFUNCTION) {
     lua_pop(L, 1);
-    complain(L, "the job has no method '%s'", name);
+    complain(L, "the app has no function '%s'", name);
     return LUA_ERRRUN;
   }
-  lua_pushvalue(L, job);
+  lua_pushvalue(L, obj);
   return pcall(L, 1, nresults);
 }
 
@@ -136,97 +144,89 @@ static int wait_for(lua_State *L, int fd, const char *events, double seconds) {
   return n;
 }
 
-/*
- * Take every ready event with job:receive(0). Returns 1 while the job runs,
- * 0 once it finished (*success set), -1 on an error.
- */
-static int drain(lua_State *L, int job, int *success) {
-  for (;;) {
-    if (lua_getfield(L, job, "receive") != LUA_TFUNCTION) {
-      lua_pop(L, 1);
-      complain(L, "the job has no method 'receive'");
-      return -1;
-    }
-    lua_pushvalue(L, job);
-    lua_pushinteger(L, 0);
-    if (pcall(L, 2, 3) != LUA_OK) return -1;
-    if (lua_isnil(L, -3)) {
-      int result = 0;
-      if (lua_isnil(L, -2)) {
-        result = 0; /* the job finished earlier */
-      } else if (lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "ETIMEDOUT") == 0) {
-        result = 1; /* nothing ready yet */
-      } else {
-        const char *msg = lua_tostring(L, -2), *code = lua_tostring(L, -1);
-        complain(L, "%s (%s)", msg ? msg : "error", code ? code : "?");
-        result = -1;
-      }
-      lua_pop(L, 3);
-      return result;
-    }
-    lua_pop(L, 2);
-    if (lua_istable(L, -1)) {
-      lua_getfield(L, -1, "type");
-      const char *type = lua_tostring(L, -1);
-      if (type && strcmp(type, "log") == 0) {
-        lua_getfield(L, -2, "line");
-        size_t len = 0;
-        const char *line = lua_tolstring(L, -1, &len);
-        if (line) {
-          flockfile(stdout); /* one whole line, whatever other threads write */
-          fprintf(stdout, "%slog: ", owner(L)->tag);
-          fwrite(line, 1, len, stdout);
-          fputc('\n', stdout);
-          funlockfile(stdout);
-        }
-        lua_pop(L, 1);
-      } else if (type && strcmp(type, "finished") == 0) {
-        lua_getfield(L, -2, "success");
-        *success = lua_toboolean(L, -1);
-        printf("%sfinished: %s\n", owner(L)->tag, *success ? "true" : "false");
-        lua_pop(L, 1);
-      }
-      lua_pop(L, 1);
-    }
-    lua_pop(L, 1);
-    fflush(stdout);
-  }
+/* Print one line for the script: emit(line), after the follower's tag. */
+static int emit(lua_State *L) {
+  size_t len;
+  const char *line = luaL_checklstring(L, 1, &len);
+  flockfile(stdout); /* one whole line, whatever other threads write */
+  fputs(owner(L)->tag, stdout);
+  fwrite(line, 1, len, stdout);
+  fputc('\n', stdout);
+  funlockfile(stdout);
+  fflush(stdout);
+  return 0;
 }
 
-/* Follow the job at index `job` to its end; returns the exit status. */
-static int follow(lua_State *L, int job, long *turns) {
-  double deadline = monotime() + DEADLINE;
-  int success = 0;
+enum { RUNNING = -1 };
+
+/* app.step() timed: RUNNING, an exit status once the job ended, or EXIT_ERROR. */
+static int step(lua_State *L, int app, follower *f) {
+  double started = monotime();
+  if (method(L, app, "step", 1) != LUA_OK) return EXIT_ERROR;
+  double took = monotime() - started;
+  if (took > f->worst_step) f->worst_step = took;
+  const char *result = lua_tostring(L, -1);
+  int status = !result ? EXIT_ERROR
+               : strcmp(result, "running") == 0 ? RUNNING
+               : strcmp(result, "succeeded") == 0 ? EXIT_SUCCEEDED
+               : strcmp(result, "failed") == 0 ? EXIT_JOB_FAILED : EXIT_ERROR;
+  if (status == EXIT_ERROR) complain(L, "app.step() returned %s", result ? result : "no result");
+  lua_pop(L, 1);
+  return status;
+}
+
+/* The wait before the next turn: the app's timeout, bounded by the next tick. */
+static double next_wait(lua_State *L, int app, double next_tick, double left) {
+  if (method(L, app, "timeout", 1) != LUA_OK) return -1;
+  double wait = MAX_WAIT;
+  if (lua_isnumber(L, -1)) wait = lua_tonumber(L, -1);
+  lua_pop(L, 1);
+  if (!(wait <= MAX_WAIT)) wait = MAX_WAIT; /* also catches NaN */
+  double to_tick = next_tick - monotime();
+  if (wait > to_tick) wait = to_tick;
+  if (wait > left) wait = left;
+  return wait < 0 ? 0 : wait;
+}
+
+/* The fixed-rate tick: a game's frame, a server's housekeeping. */
+static void tick(follower *f, double *last, double *next) {
+  double now = monotime();
+  if (now < *next) return;
+  if (now - *last > f->worst_gap) f->worst_gap = now - *last;
+  *last = now;
+  *next += TICK;
+  if (*next < now) *next = now + TICK; /* behind: no burst of catch-up ticks */
+  f->ticks++;
+}
+
+/* Run the app at index `app` until its job ends; returns the exit status. */
+static int drive(lua_State *L, int app, follower *f) {
+  double deadline = monotime() + DEADLINE, last_tick = monotime(), next_tick = last_tick + TICK;
   for (;;) {
-    int running = drain(L, job, &success);
-    if (running < 0) return EXIT_ERROR;
-    if (running == 0) return success ? EXIT_SUCCEEDED : EXIT_JOB_FAILED;
+    int status = step(L, app, f);
+    if (status != RUNNING) return status;
+    tick(f, &last_tick, &next_tick);
 
     double left = deadline - monotime();
     if (left <= 0) {
       complain(L, "the job did not finish within %gs", DEADLINE);
       return EXIT_ERROR;
     }
-    if (method(L, job, "pollfd", 1) != LUA_OK) return EXIT_ERROR;
+    if (method(L, app, "pollfd", 1) != LUA_OK) return EXIT_ERROR;
     int isnum = 0;
     int fd = (int)lua_tointegerx(L, -1, &isnum);
     lua_pop(L, 1);
     if (!isnum) fd = -1;
-    if (method(L, job, "events", 1) != LUA_OK) return EXIT_ERROR;
+    if (method(L, app, "events", 1) != LUA_OK) return EXIT_ERROR;
     char events[4] = "r";
     if (lua_type(L, -1) == LUA_TSTRING) snprintf(events, sizeof events, "%s", lua_tostring(L, -1));
     lua_pop(L, 1);
-    if (method(L, job, "timeout", 1) != LUA_OK) return EXIT_ERROR;
-    double wait = MAX_WAIT;
-    if (lua_isnumber(L, -1)) wait = lua_tonumber(L, -1);
-    lua_pop(L, 1);
-    if (!(wait <= MAX_WAIT)) wait = MAX_WAIT; /* also catches NaN */
-    if (wait > left) wait = left;
-    if (wait < 0) wait = 0;
+    double wait = next_wait(L, app, next_tick, left);
+    if (wait < 0) return EXIT_ERROR;
 
-    ++*turns;
+    ++f->turns;
     if (wait_for(L, fd, events, wait) < 0) return EXIT_ERROR;
-    if (method(L, job, "step", 0) != LUA_OK) return EXIT_ERROR;
+    tick(f, &last_tick, &next_tick);
   }
 }
 
@@ -254,19 +254,16 @@ static void *run(void *arg) {
   if (luaL_loadfile(L, path) != LUA_OK) {
     complain(L, "%s", lua_tostring(L, -1));
   } else if (pcall(L, 0, 1) == LUA_OK) {
-    int job = lua_gettop(L);
-    if (lua_isnil(L, job)) {
-      complain(L, "%s returned no job", path);
-    } else {
-      lua_getfield(L, job, "id");
-      printf("%sjob: %s\n", f->tag, luaL_tolstring(L, -1, NULL));
-      lua_pop(L, 2);
-      fflush(stdout);
-      f->status = follow(L, job, &f->turns);
-      method(L, job, "close", 0);
+    lua_pushcfunction(L, emit);
+    if (pcall(L, 1, 1) == LUA_OK) {
+      int app = lua_gettop(L);
+      if (!lua_istable(L, app)) complain(L, "%s did not make an app", path);
+      else f->status = drive(L, app, f);
     }
   }
   fprintf(stderr, "%spoll turns: %ld\n", f->tag, f->turns);
+  fprintf(stderr, "%sticks: %ld, longest tick gap: %.1f ms, longest step: %.1f ms\n", f->tag, f->ticks,
+          f->worst_gap * 1000, f->worst_step * 1000);
   lua_close(L);
   return NULL;
 }

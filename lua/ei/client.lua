@@ -32,6 +32,10 @@ local function check_options(opts)
   end
 end
 
+local function check_open(self)
+  if not self.core then error("attempt to use a closed client", 3) end
+end
+
 local function normalize_host(host)
   host = host:gsub("/+$", ""):gsub("/v1$", "")
   return host
@@ -48,7 +52,7 @@ function Client.new(opts)
     api_key = opts.api_key or (not auth_given and os.getenv "EI_API_KEY" or nil),
     jwt = opts.jwt, jwt_cookie = opts.jwt_cookie, bearer = opts.bearer, oauth2 = opts.oauth2,
     host = normalize_host(opts.host or os.getenv "EI_HOST" or DEFAULT_HOST),
-    timeout = opts.timeout or 30,
+    request_timeout = opts.timeout or 30,
     retries = opts.retries or 3,
     backoff = opts.backoff or 0.5,
     status_interval = opts.status_interval,
@@ -57,6 +61,7 @@ function Client.new(opts)
     warned = {},
     sockets = {},
     in_flight = 0,
+    tasks = {}, task_of = setmetatable({}, { __mode = "k" }), tasks_done = 0,
   }, Client)
   local c, err, code = core.client { ca_file = opts.ca_file, user_agent = opts.user_agent or ("ei-train/" .. require("ei.version")), insecure = opts.insecure }
   if not c then return nil, err, code end
@@ -90,8 +95,136 @@ function Client:redact(msg)
   return msg
 end
 
-function Client:fail(msg, code)
-  return nil, self:redact(msg), code
+--- A failure: `nil, message, code`, and the HTTP status when there was one
+-- (the live side tells a transient answer from a permanent one by it).
+-- @local
+function Client:fail(msg, code, status)
+  return nil, self:redact(msg), code, status
+end
+
+--- Whether a failure is a permanent answer about what was asked (a 404 for
+-- the job, a key no longer accepted) rather than one worth waiting out
+-- (no connection, a timeout, 408, 429, 5xx, malformed data).
+-- @local
+function Client.is_permanent(code, status)
+  if code == "EAUTH" or code == "EINVAL" then return true end
+  if code ~= "EAPI" and code ~= "EHTTP" then return false end
+  return status ~= nil and status ~= 408 and not transient_status(status)
+end
+
+-- Tasks: REST exchanges that nobody waits for in a call (the live side's
+-- socket tokens, status checks, stored-log back-fills). Each is a coroutine
+-- whose waits yield here; step() resumes those whose condition holds, so a
+-- host's loop or any waiter advances them and no call blocks on them.
+local TASK = {}
+
+local function resume_task(self, task)
+  task.ready, task.deadline = nil, nil
+  local r = table.pack(coroutine.resume(task.co))
+  if coroutine.status(task.co) ~= "dead" then return end
+  task.dead = true
+  self.task_of[task.co] = nil
+  self.tasks_done = self.tasks_done + 1 -- waits that depend on a task's result look again
+  if not r[1] then error(debug.traceback(task.co, r[2]), 0) end
+  if task.on_done then task.on_done(table.unpack(r, 2, r.n)) end
+end
+
+--- Run `fn` as a task; `on_done` gets its results when it returns.
+-- @local
+function Client:spawn(fn, on_done)
+  local task = { co = coroutine.create(fn), on_done = on_done }
+  self.tasks[#self.tasks + 1] = task
+  self.task_of[task.co] = task
+  resume_task(self, task)
+  return task
+end
+
+local function task_due(task, now)
+  return task.ready == nil or task.ready() or (task.deadline ~= nil and now >= task.deadline)
+end
+
+-- Resume every task whose wait is over; forget the finished ones.
+local function run_tasks(self)
+  local tasks, now = self.tasks, core.monotime()
+  local n = #tasks
+  for i = 1, n do
+    local task = tasks[i]
+    if not task.dead and (not self.core or task_due(task, now)) then resume_task(self, task) end
+  end
+  local j = 0
+  for i = 1, #tasks do
+    local task = tasks[i]
+    tasks[i] = nil
+    if not task.dead then j = j + 1; tasks[j] = task end
+  end
+end
+
+-- A client call run as a task, for hosts that own their loop (`client:pending`).
+local Pending = {}
+Pending.__index = Pending
+Pending.__name = "ei.Pending"
+
+--- Whether the call has returned.
+-- @treturn boolean
+function Pending:done()
+  return self.results ~= nil
+end
+
+--- The call's results once it has returned (what the call itself returns,
+-- e.g. `job` or `nil, message, code`); nothing before. An error the call
+-- raised (misuse) is raised here.
+function Pending:result()
+  local r = self.results
+  if not r then return end
+  if not r[1] then error(r[2], 2) end
+  return table.unpack(r, 2, r.n)
+end
+
+--- The client's descriptor: poll it for `events()` at most `timeout()` seconds, then `step()`.
+-- @treturn integer
+function Pending:pollfd() return self.client:pollfd() end
+--- @treturn string "r"
+function Pending:events() return "r" end
+--- @treturn number|nil seconds; 0 once the call has returned
+function Pending:timeout()
+  if self.results then return 0 end
+  return self.client:timeout()
+end
+--- Do the client's ready work (the call's among it) without waiting.
+-- @treturn boolean whether the call has returned
+function Pending:step()
+  if not self.results then self.client:step() end
+  return self.results ~= nil
+end
+
+--- Run a client call without waiting for it, for hosts that own their loop:
+-- `f(...)` runs as a task of the client, its waits are the client's own, and
+-- every `step` (of the client, a job or the pending call) moves it on.
+-- @tparam function f e.g. `client.train_keras`, or any function making client calls
+-- @param ... its arguments
+-- @treturn ei.Pending with `done`, `result`, `pollfd`, `events`, `timeout`, `step`
+-- @usage local op = client:pending(client.train_keras, client, pid, lid, { trainingCycles = 30 })
+-- -- in the host's loop: if op:step() then job = op:result() end
+function Client:pending(f, ...)
+  check_open(self)
+  if type(f) ~= "function" then error("bad argument #1 to 'pending' (function expected)", 2) end
+  local op = setmetatable({ client = self }, Pending)
+  local args = table.pack(...)
+  self:spawn(function() return pcall(f, table.unpack(args, 1, args.n)) end,
+    function(...) op.results = table.pack(...) end)
+  return op
+end
+
+--- Seconds until a task wants to run (0: now), or nil when none waits on time.
+-- @local
+function Client:tasks_timeout()
+  local now, soonest = core.monotime(), nil
+  for _, task in ipairs(self.tasks) do
+    if task_due(task, now) then return 0 end
+    local d = task.deadline
+    if d and (not soonest or d < soonest) then soonest = d end
+  end
+  return soonest and soonest - now
 end
 
 -- The pollable a waiter gets: the client's descriptor, and a timeout that
@@ -102,7 +235,7 @@ function Pollable:pollfd() return self.client.core and self.client.core:pollfd()
 function Pollable:events() return "r" end
 function Pollable:timeout()
   if self.ready() or not self.client.core then return 0 end
-  local t = self.client.core:timeout()
+  local t = self.client:timeout()
   if self.deadline then
     local left = math.max(0, self.deadline - core.monotime())
     if not t or left < t then t = left end
@@ -120,18 +253,58 @@ function Client:cqueues_condition()
   return self.condition
 end
 
---- Do whatever work is ready without waiting.
--- @local
+--- Do whatever work is ready, without waiting: I/O whose descriptor is
+-- ready, timers that are due, and the pending REST exchanges of the live side.
+-- For hosts that run their own loop (see `pollfd`).
+-- @treturn boolean true
 function Client:step()
+  check_open(self)
   local ok, err, code = self.core:step()
+  if self.tasks[1] then run_tasks(self) end
   if self.condition then self.condition:signal() end
   return ok, err, code
 end
 
+--- The client's descriptor: readable when `step` has work.
+-- @treturn integer
+function Client:pollfd()
+  check_open(self)
+  return self.core:pollfd()
+end
+
+--- The events to poll for.
+-- @treturn string "r"
+function Client:events()
+  return "r"
+end
+
+--- Seconds until `step` has work without I/O (0: now), or nil.
+-- @treturn number|nil
+function Client:timeout()
+  check_open(self)
+  local t = self.core:timeout()
+  if self.tasks[1] then
+    local tt = self:tasks_timeout()
+    if tt and (not t or tt < t) then t = math.max(0, tt) end
+  end
+  return t
+end
+
 --- Wait until `ready()` holds or `deadline` (monotonic seconds) passes.
+-- Inside a task it yields to step(); elsewhere it waits through the waiter.
 -- @treturn boolean whether ready() holds
 -- @local
 function Client:wait_until(ready, deadline)
+  local task = self.task_of[coroutine.running()]
+  if task then
+    while true do
+      if not self.core then return false, "ECLOSED" end
+      if ready() then return true end
+      if deadline and core.monotime() >= deadline then return false end
+      task.ready, task.deadline = ready, deadline
+      coroutine.yield(TASK)
+    end
+  end
   local waiter = self.waiter or require("ei.wait").auto()
   local pollable = setmetatable({ client = self, ready = ready, deadline = deadline }, Pollable)
   while true do
@@ -192,7 +365,7 @@ local function exchange(self, method, path, body, content_type)
   if body then headers[#headers + 1] = "Content-Type: " .. (content_type or "application/json") end
   auth_headers(self, headers)
   local req, err, code = self.core:request {
-    method = method, url = self.host .. "/v1" .. path, headers = headers, body = body, timeout = self.timeout,
+    method = method, url = self.host .. "/v1" .. path, headers = headers, body = body, timeout = self.request_timeout,
   }
   if not req then return nil, err, code end
   local _, closed = self:wait_until(function() return req:done() end)
@@ -225,11 +398,11 @@ end
 local function interpret(self, method, path, status, body, headers)
   local text = error_text(body)
   if status == 401 or status == 403 then
-    return self:fail(("%s %s: not authorized (HTTP %d)%s"):format(method, path, status, text and (": " .. text) or ""), "EAUTH")
+    return self:fail(("%s %s: not authorized (HTTP %d)%s"):format(method, path, status, text and (": " .. text) or ""), "EAUTH", status)
   end
   if status < 200 or status > 299 then
-    if text then return self:fail(("%s %s: %s (HTTP %d)"):format(method, path, text, status), "EAPI") end
-    return self:fail(("%s %s: HTTP %d"):format(method, path, status), "EHTTP")
+    if text then return self:fail(("%s %s: %s (HTTP %d)"):format(method, path, text, status), "EAPI", status) end
+    return self:fail(("%s %s: HTTP %d"):format(method, path, status), "EHTTP", status)
   end
   if body == "" then return {} end
   local content_type = headers and headers["content-type"] or "application/json"
@@ -237,7 +410,7 @@ local function interpret(self, method, path, status, body, headers)
   local decoded, err = core.decode(body)
   if decoded == nil then return self:fail(("%s %s: malformed JSON in the response: %s"):format(method, path, err), "EPROTO") end
   if type(decoded) == "table" and decoded.success == false then
-    return self:fail(("%s %s: %s"):format(method, path, tostring(decoded.error or "the request failed")), "EAPI")
+    return self:fail(("%s %s: %s"):format(method, path, tostring(decoded.error or "the request failed")), "EAPI", status)
   end
   return decoded
 end
@@ -302,10 +475,6 @@ local function warn_deprecated(self, op, deprecated)
       self.on_warning(("%s: field '%s' is deprecated (it is still sent)"):format(op, path))
     end
   end
-end
-
-local function check_open(self)
-  if not self.core then error("attempt to use a closed client", 3) end
 end
 
 --- Call any operation of the Studio API by its operationId.
@@ -416,8 +585,8 @@ end
 -- @treturn string token
 -- @treturn string expiry (RFC 3339)
 function Client:socket_token(project_id)
-  local res, err, code = self:call("getSocketToken", { projectId = project_id })
-  if not res then return nil, err, code end
+  local res, err, code, status = self:call("getSocketToken", { projectId = project_id })
+  if not res then return nil, err, code, status end
   local token = type(res.token) == "table" and res.token.socketToken
   if type(token) ~= "string" then return self:fail("getSocketToken: no token in the response", "EPROTO") end
   return token, res.token.expires
@@ -427,6 +596,12 @@ end
 function Client:close()
   if not self.core then return end
   for _, s in pairs(self.sockets) do s:close() end
+  local tasks = self.tasks
+  self.tasks = {}
+  for _, task in ipairs(tasks) do
+    task.dead = true
+    coroutine.close(task.co) -- gives back its request slot (a to-be-closed variable)
+  end
   local fd = self.core:pollfd()
   local wait = package.loaded["ei.wait"] -- nothing to forget if no waiter ever ran
   if wait then wait.forget(fd) end

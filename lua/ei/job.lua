@@ -9,7 +9,7 @@ local Job = {}
 Job.__index = Job
 
 -- How long a job may stay silent before its status is asked, and how long
--- REST may keep failing before following the job is given up.
+-- REST may keep failing transiently before following the job is given up.
 local STATUS_INTERVAL, GIVE_UP_AFTER = 5, 300
 -- Events taken from the socket per call into C, and the batch of a job that
 -- has taken them all (batches are only read, so one empty table serves all).
@@ -21,6 +21,7 @@ function Job.new(client, project_id, job_id)
   return setmetatable({
     client = client, project_id = project_id, id = job_id,
     pending = {}, head = 1, tail = 0, -- events made in Lua (connection, finished)
+    refetch_at = 0, -- the stored log is fetched again no sooner
     -- Events drained from the socket, and how many of them were taken. `ready`
     -- is the batch while its next event may be returned without further checks:
     -- the job is open and no event made in Lua waits (see receive).
@@ -103,6 +104,18 @@ local function sock_of(self)
   return self.stream and self.stream.sock
 end
 
+local function busy(task)
+  return task ~= nil and not task.dead
+end
+
+--- End following with a permanent failure (the job or project does not
+-- exist, the credentials are no longer accepted).
+-- @local
+function Job:fail(err, code)
+  if self.fatal or self.done then return end
+  self.fatal = { msg = ("job %d: %s"):format(self.id, err), code = code }
+end
+
 -- The next batch of events the socket queued for this job, if any. The
 -- socket's `ended` comes in a batch of its own: a hint, never delivered.
 local function refill(self)
@@ -117,7 +130,7 @@ local function refill(self)
     self.next_status = 0
     batch = NO_EVENTS
   end
-  for i = #batch, 1, -1 do -- the last line, for wait()'s reason; the batch is delivered before `finished`
+  for i = #batch, 1, -1 do -- the last line, for wait()'s reason and back-fills; the batch is delivered before `finished`
     local ev = batch[i]
     if ev.type == "log" then
       self.last_line = ev.line
@@ -128,7 +141,7 @@ local function refill(self)
   return true
 end
 
--- The next event the socket queued for this job.
+-- The next event the socket queued for this job; nil when its queue is empty.
 local function pop_socket(self)
   while true do
     local batch, i = self.batch, self.taken + 1
@@ -146,69 +159,160 @@ local function pop_socket(self)
   end
 end
 
--- Events already queued (a back-fill among them) come before `finished`.
-local function take(self)
-  return pop_pending(self) or pop_socket(self)
+--[[ Back-fill: lines the socket did not deliver, from the stored log. Two
+cases: the job finished while the socket was down or before it said so (to
+the end of the log), and a job that overflowed while nobody read it (up to
+the last line it lost; then it keeps lines again). The log is fetched by a
+task; once the job's queue is empty it is aligned with the lines delivered
+(sock:align) and fed back a chunk at a time, as the reader takes the lines. ]]
+local CHUNK, REFETCH_AFTER = 256 * 1024, 1
+
+local function finish(self)
+  self.finished = { type = "finished", job = self.id, success = self.final_status.finishedSuccessful == true }
 end
 
-local function has_work(self, now)
-  if self.pending[self.head] ~= nil or self.batch[self.taken + 1] ~= nil then return true end
-  local sock = sock_of(self)
-  if sock and sock:queued(self.id) > 0 then return true end
-  return now >= self.next_status or (self.stream and self.stream:due(now))
+local function fetch_log(self, to_end)
+  self.log_task = self.client:spawn(function()
+    return self.client:call("downloadJobsLogs", { projectId = self.project_id, jobId = self.id })
+  end, function(text, err, code, status)
+    if self.closed or self.done then return end
+    if text == nil then
+      -- EPROTO here is a log over the body limit: fetching again would not help.
+      if code == "EPROTO" or self.client.is_permanent(code, status) then return self:fail(err, code) end
+      self.refetch_at = core.monotime() + REFETCH_AFTER
+      return
+    end
+    self.stored_log, self.to_end = type(text) == "string" and text or "", to_end
+  end)
 end
 
--- Lines Studio has that the socket never delivered (a finish while the
--- socket was down), fed through the same line and event parsing.
-local function backfill(self)
-  local sock = sock_of(self)
-  if not sock or (self.ended_hint and self.stream.outages == self.outages_at_start) then return true end
-  local text, err, code = self.client:call("downloadJobsLogs", { projectId = self.project_id, jobId = self.id })
-  if not text then return nil, err, code end
-  if type(text) == "string" then
-    local _, received = sock:position(self.id)
-    if #text > received then sock:feed(self.id, text:sub(received + 1)) end
+-- The job's queue is empty: place the stored log after what was delivered.
+local function align(self, sock)
+  local text = self.stored_log
+  local from, to, complete = sock:align(self.id, text, self.last_line, self.to_end)
+  self.backfill = { text = text, pos = from, stop = to, complete = complete, to_end = self.to_end }
+  self.stored_log = nil
+end
+
+local function backfill_done(self, sock, bf)
+  self.backfill = nil
+  if bf.to_end then return finish(self) end
+  if not (bf.complete and sock:recover(self.id)) then
+    self.refetch_at = core.monotime() + (bf.complete and 0 or REFETCH_AFTER)
   end
-  return true
 end
 
-local function finish(self, st)
-  local ok, err, code = backfill(self)
-  if not ok then return nil, err, code end
+-- Feed the next chunk of the back-fill, cut after a line end.
+local function feed_chunk(self, sock)
+  local bf = self.backfill
+  if bf.pos > bf.stop then return backfill_done(self, sock, bf) end
+  local last = bf.stop
+  if last - bf.pos >= CHUNK then last = math.min(bf.text:find("\n", bf.pos + CHUNK - 1, true) or last, last) end
+  local chunk = bf.text:sub(bf.pos, last)
+  bf.pos = last + 1
+  -- A finished job's log may end without a newline: its last line is whole.
+  if bf.to_end and bf.pos > bf.stop and chunk:sub(-1) ~= "\n" then chunk = chunk .. "\n" end
+  sock:feed(self.id, chunk)
+end
+
+-- Events queued in Lua go first, then the socket's, then a back-fill's.
+local function take(self)
+  local ev = pop_pending(self) or pop_socket(self)
+  if ev or not (self.stored_log or self.backfill) then return ev end
   local sock = sock_of(self)
-  if sock then sock:flush(self.id) end
-  self.finished = { type = "finished", job = self.id, success = st.finishedSuccessful == true }
-  return true
+  if self.stored_log then align(self, sock) end
+  feed_chunk(self, sock)
+  return pop_socket(self)
+end
+
+-- Whether the finished job needs its stored log: the socket may have missed
+-- lines (an outage, no job-finished seen, lines let go while nobody read).
+local function needs_log(self, sock)
+  return sock:lag(self.id) ~= nil or not (self.ended_hint and self.stream.outages == self.outages_at_start)
 end
 
 -- Ask Studio whether the job is done; the socket is not the source of truth.
 local function check_status(self, now)
   local interval = self.client.status_interval or STATUS_INTERVAL
   self.next_status = now + (self.ended_hint and math.min(interval, 0.5) or interval)
-  if self.stream and not self.stream:is_open() and not self.polling_said then
+  if not self.stream:is_open() and not self.polling_said then
     self.polling_said = true
     self:push { type = "connection", job = self.id, state = "polling" }
   end
-  local st, err, code = self:status()
-  if not st then
-    self.rest_failing_since = self.rest_failing_since or now
-    if now - self.rest_failing_since > (self.client.give_up_after or GIVE_UP_AFTER) then return nil, err, code end
-    return true
+  self.status_task = self.client:spawn(function()
+    return self.client:call("getJobStatus", { projectId = self.project_id, jobId = self.id })
+  end, function(res, err, code, status)
+    if self.closed or self.done then return end
+    local t = core.monotime()
+    if res and type(res.job) ~= "table" then res, err, code = nil, "getJobStatus: no job in the response", "EPROTO" end
+    if not res then
+      if self.client.is_permanent(code, status) then return self:fail(err, code) end
+      self.rest_failing_since = self.rest_failing_since or t
+      if t - self.rest_failing_since > GIVE_UP_AFTER then self:fail(err, code) end
+      return
+    end
+    self.rest_failing_since = nil
+    self.stream:server_answered(t)
+    if self.stream:is_open() then self.polling_said = nil end
+    if res.job.finished then self.final_status = res.job end
+  end)
+end
+
+-- Start whatever work is due, without waiting for any of it.
+local function advance(self, now)
+  self.stream:pump()
+  local sock = sock_of(self)
+  if not sock or self.finished or self.fatal then return end
+  local fetching = busy(self.log_task) or self.stored_log or self.backfill
+  if self.final_status then
+    if not fetching and now >= self.refetch_at then
+      if needs_log(self, sock) then fetch_log(self, true) else sock:flush(self.id); finish(self) end
+    end
+    return
   end
-  self.rest_failing_since = nil
-  if self.stream then self.stream:server_answered(now) end
-  if self.stream and self.stream:is_open() then self.polling_said = nil end
-  if st.finished then return finish(self, st) end
-  return true
+  if not fetching and now >= self.refetch_at and sock:lag(self.id) then fetch_log(self, false) end
+  if busy(self.status_task) or now < self.next_status then return end
+  if self.heard and not self.ended_hint and self.stream:is_open() then
+    -- The job spoke since the last check: ask its status only after a silence.
+    self.heard = false
+    self.next_status = now + (self.client.status_interval or STATUS_INTERVAL)
+  else
+    check_status(self, now)
+  end
+end
+
+-- Whether a call would find something to do now.
+local function has_work(self, now)
+  if self.pending[self.head] ~= nil or self.batch[self.taken + 1] ~= nil then return true end
+  if self.finished or self.fatal or self.stored_log or self.backfill then return true end
+  local sock = sock_of(self)
+  if not sock then return false end
+  if sock:queued(self.id) > 0 or self.stream:due(now) then return true end
+  if busy(self.log_task) then return false end
+  if self.final_status or sock:lag(self.id) then return now >= self.refetch_at end
+  return not busy(self.status_task) and now >= self.next_status
+end
+
+-- When the job wants attention next without I/O (monotonic seconds).
+local function next_wake(self, now)
+  local wake = self.stream:deadline() or math.huge
+  if not busy(self.status_task) and not self.final_status then wake = math.min(wake, self.next_status) end
+  local sock = sock_of(self)
+  if self.refetch_at > now and not busy(self.log_task) and (self.final_status or (sock and sock:lag(self.id))) then
+    wake = math.min(wake, self.refetch_at)
+  end
+  return wake
 end
 
 --- The next event of the job.
 -- Waits (through the client's waiter) until one arrives. Events are tables
 -- with `type` (`log`, `progress`, `metrics`, `connection`, `finished`) and
--- `job`; `finished` comes last, once, confirmed by the REST status.
+-- `job`; `finished` comes last, once, confirmed by the REST status. With a
+-- timeout of 0 it only does the work that is ready and never waits.
 -- @tparam[opt] number timeout seconds to wait at most
 -- @treturn table the event, or nil once the job finished
--- @return nil, message, code (`ETIMEDOUT` when the timeout passed)
+-- @return nil, message, code (`ETIMEDOUT` when the timeout passed; `EAPI` or
+-- `EAUTH` when Studio says the job cannot be followed, e.g. it does not exist)
 function Job:receive(timeout)
   if self.closed then check_open(self, "receive") end
   if timeout ~= nil and type(timeout) ~= "number" then error("bad argument #1 to 'receive' (number expected)", 2) end
@@ -220,29 +324,28 @@ function Job:receive(timeout)
   start(self)
   local deadline = timeout and core.monotime() + timeout
   while true do
-    local ev = take(self)
+    ev = take(self)
     if ev then return ev end
     if self.finished then
       self.done = true
-      if self.stream then self.stream:unfollow(self) end
+      self.stream:unfollow(self)
       return self.finished
     end
+    if self.fatal then return nil, self.fatal.msg, self.fatal.code end
     if self.closed then return nil, ("job %d was closed while waiting for it"):format(self.id), "ECANCELED" end
     if not self.client.core then return nil, "the client was closed", "ECLOSED" end
     local now = core.monotime()
-    self.stream:pump()
-    if now >= self.next_status and self.heard and not self.ended_hint and self.stream:is_open() then
-      -- The job spoke since the last check: ask its status only after a silence.
-      self.heard = false
-      self.next_status = now + (self.client.status_interval or STATUS_INTERVAL)
-    elseif now >= self.next_status then
-      local ok, err, code = check_status(self, now)
-      if not ok then return nil, err, code end
+    advance(self, now)
+    if self.finished or self.fatal or has_work(self, now) then
+      -- loop: take what is there
     elseif deadline and now >= deadline then
       return nil, ("no event from job %d within %gs"):format(self.id, timeout), "ETIMEDOUT"
     else
-      local wake = math.min(self.next_status, deadline or math.huge, self.stream:deadline() or math.huge)
-      self.client:wait_until(function() return self.closed or has_work(self, core.monotime()) end, wake)
+      -- A task that ends (a status, a token) changes what is due: look again then.
+      local client, done = self.client, self.client.tasks_done
+      client:wait_until(function()
+        return self.closed or client.tasks_done ~= done or has_work(self, core.monotime())
+      end, math.min(next_wake(self, now), deadline or math.huge))
     end
   end
 end
@@ -298,7 +401,7 @@ end
 function Job:pollfd()
   check_open(self, "pollfd")
   if not self.client.core then error("attempt to use a job of a closed client", 2) end
-  return self.client.core:pollfd()
+  return self.client:pollfd()
 end
 
 --- The events to poll for.
@@ -315,22 +418,23 @@ function Job:timeout()
   check_open(self, "timeout")
   start(self)
   local now = core.monotime()
-  if has_work(self, now) then return 0 end
-  local t = self.client.core:timeout()
-  local wake = math.min(self.next_status, self.stream:deadline() or math.huge) - now
+  if self.done or has_work(self, now) then return 0 end
+  local t = self.client:timeout()
+  local wake = next_wake(self, now) - now
   if not t or wake < t then t = math.max(0, wake) end
   return t
 end
 
 --- Do the job's ready work without waiting, for hosts that run their own
 -- poll loop: call it when `pollfd()` is readable or `timeout()` passed, then
--- take events with `receive(0)`.
+-- take events with `receive(0)`. REST exchanges the job needs (status, socket
+-- token, stored log) go on in the background; no call waits for one.
 -- @treturn boolean true
 function Job:step()
   check_open(self, "step")
   start(self)
   self.client:step()
-  self.stream:pump()
+  if not self.done then advance(self, core.monotime()) end
   return true
 end
 

@@ -34,28 +34,41 @@ local function broadcast(self, state)
   for _, job in pairs(self.jobs) do job:push { type = "connection", job = job.id, state = state } end
 end
 
--- Start a connection attempt: a fresh token each time (tokens expire). While
--- the token is fetched the state is "token", so that other coroutines pumping
--- the same stream meanwhile do not start attempts of their own.
-local function connect(self)
-  self.attempt = self.attempt + 1
-  self.state = "token"
-  local token, err, code = self.client:socket_token(self.project_id)
-  if not self.sock then return true end -- closed meanwhile
-  if not token then
-    self.last_error, self.last_code = err, code
-    return false
-  end
-  self.token = token
-  self.sock:connect(socket_url(self.client.host, token))
-  self.state = "connecting"
-  return true
-end
-
 local function schedule_retry(self)
   local delay = math.min(RECONNECT_MAX, RECONNECT_BASE * 2 ^ math.max(0, self.attempt - 1))
   self.next_attempt = core.monotime() + delay * (0.5 + math.random() * 0.5)
   self.state = "waiting"
+end
+
+-- Every job of the stream ends with a permanent answer (a key no longer
+-- accepted, a project that does not exist): waiting would not change it.
+local function fail_jobs(self, err, code)
+  for _, job in pairs(self.jobs) do job:fail(err, code) end
+end
+
+-- A fresh token has come (or not): open the websocket with it.
+local function token_fetched(self, token, err, code, status)
+  if not self.sock then return end -- closed meanwhile
+  if not token then
+    self.last_error, self.last_code = err, code
+    if self.client.is_permanent(code, status) then fail_jobs(self, err, code) end
+    schedule_retry(self)
+    return
+  end
+  self.token = token
+  self.sock:connect(socket_url(self.client.host, token))
+  self.state = "connecting"
+end
+
+-- Start a connection attempt: a fresh token each time (tokens expire),
+-- fetched as a task of the client, so that nothing waits for it. While it is
+-- fetched the state is "token".
+local function connect(self)
+  self.attempt = self.attempt + 1
+  self.state = "token"
+  self.client:spawn(function()
+    return self.client:socket_token(self.project_id)
+  end, function(...) token_fetched(self, ...) end)
 end
 
 --- Follow a job on this stream.
@@ -103,7 +116,7 @@ function Stream:pump()
   local now = core.monotime()
   if not self:due(now) then return end
   if self.state == "idle" or self.state == "waiting" then
-    if not connect(self) then schedule_retry(self) end
+    connect(self)
     return
   end
   local s, err, code = self.sock:state()
