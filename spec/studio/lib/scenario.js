@@ -18,6 +18,8 @@ const DEFAULTS = {
   omitTimestamps: false,
   noJobFinished: false,
   failJob: null, // {atEpoch?, message?, nth?}
+  failClassify: null, // {message?, nth?}
+  failBuild: null, // {message?, nth?}
   hugeLine: null, // {bytes?, atEpoch?, nth?}
   fastStream: null, // {lines, nth?}
   steadyStream: null, // {rate, lines, nth?}
@@ -74,6 +76,8 @@ const NORMALIZE = {
   omitTimestamps: Boolean,
   noJobFinished: Boolean,
   failJob: (v) => optional(v, {}),
+  failClassify: (v) => optional(v, {}),
+  failBuild: (v) => optional(v, {}),
   hugeLine: (v) => optional(v, { bytes: 1024 * 1024, atEpoch: 1 }),
   fastStream: (v) => optional(v, { lines: 100000 }),
   steadyStream: (v) => {

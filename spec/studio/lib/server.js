@@ -159,7 +159,7 @@ class Simulator {
       this.log(`internal error: ${e.stack}`);
       result = { status: 500, body: { success: false, error: 'Internal error' } };
     }
-    finish(result.status || 200, result.body, {}, result.text);
+    finish(result.status || 200, result.body, result.headers || {}, result.text);
   }
 
   onDataFrames(n) {
