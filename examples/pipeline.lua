@@ -134,4 +134,5 @@ if not d.success then
   os.exit(1)
 end
 print(("done (job %d, %d log lines)"):format(d.job, lines))
-print(("Deployment version %d: %s, %d bytes, sha256 %s"):format(d.version, d.path, d.size, d.sha256))
+print(("Deployment version %d saved to %s"):format(d.version, d.path))
+print(("  %d bytes, sha256 %s"):format(d.size, d.sha256))
