@@ -174,12 +174,28 @@ class Rest {
 
   downloadBuild(a) {
     const b = this.project.deployments.latest(a);
-    return b ? zipFile(b) : err(404, `No deployment of type ${a.type} has been built`);
+    return b ? this.zipFile(b) : err(404, `No deployment of type ${a.type} has been built`);
   }
 
   downloadVersion(a) {
     const b = this.project.deployments.get(a.deploymentVersion);
-    return b ? zipFile(b) : err(404, `Deployment version ${a.deploymentVersion} not found`);
+    return b ? this.zipFile(b) : err(404, `Deployment version ${a.deploymentVersion} not found`);
+  }
+
+  // The archive of a build; the scenario knob cutDownloads interrupts it.
+  zipFile(build) {
+    const { name, data } = build.artifact;
+    const out = {
+      status: 200,
+      text: data,
+      headers: { 'content-type': 'application/zip', 'content-length': String(data.length), 'content-disposition': `attachment; filename="${name}"` },
+    };
+    const cutKnob = this.project.scenario.get('cutDownloads');
+    if (cutKnob && cutKnob.count > 0) {
+      cutKnob.count--;
+      out.cutAfter = cutKnob.afterBytes;
+    }
+    return out;
   }
 
   activeJobs() {
@@ -211,11 +227,6 @@ class Rest {
     this.jobs.cancel(job, c.query.forceCancel === 'true');
     return ok({});
   }
-}
-
-function zipFile(build) {
-  const { name, data } = build.artifact;
-  return { status: 200, text: data, headers: { 'content-type': 'application/zip', 'content-disposition': `attachment; filename="${name}"` } };
 }
 
 module.exports = { Rest };

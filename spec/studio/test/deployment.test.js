@@ -213,3 +213,23 @@ test('build errors: invalid parameters 400, unsupported type or engine HTTP 200 
   const notInt = await sim.api('GET', `${P}/deployment/history/latest/download`);
   assert.match(notInt.body.error, /deploymentVersion: must be integer/);
 });
+
+test('cutDownloads: a download is cut after N bytes (headers promised all), the next one is whole', async (t) => {
+  const sim = await startSim({ speed: 1000, scenario: { cutDownloads: { afterBytes: 1000, count: 1 } } });
+  t.after(() => sim.stop());
+  const P = `/v1/api/${sim.project_id}`;
+  await waitJob(sim, await train(sim, { trainingCycles: 2 }));
+  const b = await sim.api('POST', `${P}/jobs/build-ondevice-model?type=zip`, { engine: 'tflite-eon' });
+  await waitJob(sim, b.body.id);
+  const p = `${P}/deployment/history/${b.body.deploymentVersion}/download`;
+  const res = await fetch(sim.url + p, { headers: { 'x-api-key': sim.api_key }, signal: AbortSignal.timeout(10000) });
+  const promised = Number(res.headers.get('content-length'));
+  assert.ok(promised > 1000);
+  let got = 0;
+  await assert.rejects(async () => {
+    for await (const chunk of res.body) got += chunk.length;
+  });
+  assert.strictEqual(got, 1000);
+  const whole = await getZip(sim, p);
+  assert.strictEqual(whole.data.length, promised);
+});
