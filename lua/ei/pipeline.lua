@@ -396,7 +396,7 @@ local function dsp_figures(client, project_id, dsp_ids, mcu)
     local res, err, code = client:call("getPerformanceAllVariants", { projectId = project_id, dspId = math.tointeger(id) or id })
     if not res then return nil, err, code end
     for _, p in ipairs(type(res.performance) == "table" and res.performance or {}) do
-      if p.mcu == mcu then
+      if p.mcu == mcu and type(p.ram) == "number" and type(p.latency) == "number" then
         dsp = dsp or { ram = 0, latency_ms = 0 }
         dsp.ram = math.max(dsp.ram, p.ram)
         dsp.latency_ms = dsp.latency_ms + p.latency
@@ -404,6 +404,30 @@ local function dsp_figures(client, project_id, dsp_ids, mcu)
     end
   end
   return dsp or false
+end
+
+-- The device and the model's { ram, rom, latency_ms } on it, from getKerasMetadata
+-- | nil, message, "EINVAL" when the variant, device or engine has no figures.
+local function model_figures(meta, learn_id, variant, engine, device_name)
+  local metrics
+  for _, m in ipairs(type(meta.modelValidationMetrics) == "table" and meta.modelValidationMetrics or {}) do
+    if m.type == variant then metrics = m end
+  end
+  if not metrics then
+    return nil, ("learn block %d has no trained %s model (train it first)"):format(learn_id, variant), "EINVAL"
+  end
+  local list = type(metrics.onDevicePerformance) == "table" and metrics.onDevicePerformance or {}
+  local device = pick_device(list, device_name)
+  if not device then
+    return nil, ("no performance figures for device %q (known: %s)"):format(tostring(device_name), names_of(list, "mcu")), "EINVAL"
+  end
+  local figures = device.hasPerformance ~= false and device[engine]
+  if type(figures) ~= "table" or type(figures.ramRequired) ~= "number" or type(figures.romRequired) ~= "number"
+    or type(device.latency) ~= "number" then
+    return nil, ("no %s figures of the %s model on %s%s"):format(engine, variant, tostring(device.mcu),
+      device.profilingError and (": " .. tostring(device.profilingError)) or ""), "EINVAL"
+  end
+  return device, { ram = figures.ramRequired, rom = figures.romRequired, latency_ms = device.latency }
 end
 
 --- On-device RAM, ROM and latency of a trained learn block (`getKerasMetadata`)
@@ -438,20 +462,8 @@ function pipeline.fit(client, project_id, learn_id, opts)
   end
   local meta, err, code = client:keras_metadata(project_id, learn_id)
   if not meta then return nil, err, code end
-  local metrics
-  for _, m in ipairs(type(meta.modelValidationMetrics) == "table" and meta.modelValidationMetrics or {}) do
-    if m.type == variant then metrics = m end
-  end
-  if not metrics then
-    return nil, ("learn block %d has no trained %s model (train it first)"):format(learn_id, variant), "EINVAL"
-  end
-  local list = type(metrics.onDevicePerformance) == "table" and metrics.onDevicePerformance or {}
-  local device = pick_device(list, opts.device)
-  if not device then
-    return nil, ("no performance figures for device %q (known: %s)"):format(tostring(opts.device), names_of(list, "mcu")), "EINVAL"
-  end
-  local figures = type(device[engine]) == "table" and device[engine] or {}
-  local model = { ram = figures.ramRequired, rom = figures.romRequired, latency_ms = device.latency }
+  local device, model, merr = model_figures(meta, learn_id, variant, engine, opts.device)
+  if not device then return nil, model, merr end
   local result = {
     variant = variant, engine = opts.engine or "eon", device = device.mcu, device_name = device.name,
     model = model, ram = model.ram, rom = model.rom, latency_ms = model.latency_ms,
@@ -463,13 +475,13 @@ function pipeline.fit(client, project_id, learn_id, opts)
     if dsp == nil then return nil, derr, dcode end
     if dsp then
       result.dsp = dsp
-      result.ram = math.max(model.ram or 0, dsp.ram)
-      result.latency_ms = (model.latency_ms or 0) + dsp.latency_ms
+      result.ram = math.max(model.ram, dsp.ram)
+      result.latency_ms = model.latency_ms + dsp.latency_ms
     end
   end
   result.over = {}
   for _, k in ipairs(LIMITS) do
-    if opts[k] and type(result[k]) == "number" and result[k] > opts[k] then result.over[#result.over + 1] = k end
+    if opts[k] and result[k] > opts[k] then result.over[#result.over + 1] = k end
   end
   result.fits = #result.over == 0
   return result
