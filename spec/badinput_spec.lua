@@ -168,6 +168,16 @@ describe("bad input to every public function", function()
         if not r[1] then error(r[2], 0) end
         return table.unpack(r, 2, r.n)
       end, { { epochs = {} }, function() end } },
+      { "pipeline.test", function(a) return pipeline.test(a[1], a[2], a[3]) end,
+        { client, pid, { variants = { "int8" } } } },
+      { "pipeline.fit", function(a) return pipeline.fit(a[1], a[2], a[3], a[4]) end,
+        { client, pid, lid, { ram = 65536, rom = 262144, latency_ms = 100 } } },
+      { "pipeline.deploy", function(a)
+        -- a bad options table leaves the default output name: remove what was written
+        local r = table.pack(pipeline.deploy(a[1], a[2], a[3]))
+        if type(r[1]) == "table" and r[1].path then os.remove(r[1].path) end
+        return table.unpack(r, 1, r.n)
+      end, { client, pid, { output = os.tmpname() } } },
       { "plot.svg", function(a) return plot.svg(a[1]) end, { {} } },
       { "ei.new", function(a) return ei.new(a[1]) end, { opts {} } },
     }

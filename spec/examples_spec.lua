@@ -38,6 +38,43 @@ local function check(name, expect_requests, patterns, env)
 end
 
 describe("examples", function()
+  it("pipeline.lua trains, tests, checks the fit and deploys the best variant that fits", function()
+    local output = os.tmpname()
+    os.remove(output)
+    output = output .. ".zip"
+    local status, out, sim = run_example("pipeline", { EI_OUTPUT = output })
+    local ok, err = pcall(function()
+      assert.equal(0, status, out)
+      for _, pat in ipairs { "Generating features of DSP block 3 … done", "Validation accuracy ",
+        "Confusion matrix of int8", "idle  ", "On-device estimate, Cortex-M4F 80MHz" } do
+        assert.matches(pat, out, 1, true)
+      end
+      local int8, float32 = out:match("\nint8%s+(%d+%.%d+)%%"), out:match("\nfloat32%s+(%d+%.%d+)%%")
+      assert.truthy(int8 and float32, out)
+      assert.matches("\nint8%s+[%d.]+ KB%s+[%d.]+ KB%s+%d+ ms  yes\n", out)
+      assert.matches("\nfloat32%s+[%d.]+ KB%s+[%d.]+ KB%s+%d+ ms  no, over: rom\n", out)
+      assert.matches("Deploying int8 as a C++ library", out, 1, true)
+      local size, sha = out:match("Deployment version 1 saved to " .. output:gsub("%p", "%%%0") .. "\n  (%d+) bytes, sha256 (%x+)\n")
+      assert.truthy(size, out)
+      local f = assert(io.open(output, "rb"))
+      assert.equal(tonumber(size), f:seek("end"))
+      f:close()
+      local p = assert(io.popen("sha256sum " .. quote(output) .. " && unzip -Z1 " .. quote(output)))
+      local listed = p:read("a")
+      p:close()
+      assert.equal(sha, listed:match("^(%x+)"))
+      assert.matches("\nmodel%-parameters/model_metadata%.h\n", listed)
+      assert.matches("\ntflite%-model/tflite_learn_5_compiled%.cpp\n", listed)
+      assert.equal(1, #sim:requests("/jobs/train/keras/"))
+      assert.equal(1, #sim:requests("/jobs/classify$"))
+      assert.equal(1, #sim:requests("/jobs/build%-ondevice%-model$"))
+      assert.equal(1, #sim:requests("/deployment/history/1/download$"))
+    end)
+    sim:stop()
+    os.remove(output)
+    if not ok then error(err, 0) end
+  end)
+
   it("train.lua trains the first learn block and prints the final metrics", function()
     check("train", 1, { "Training job ", "epoch  30/30", "Training finished", "Final validation accuracy" })
   end)
@@ -70,7 +107,7 @@ describe("examples", function()
   end)
 
   it("every example asks for EI_PROJECT_ID when it is missing", function()
-    for _, name in ipairs { "train", "sweep", "parallel", "cqueues", "luv" } do
+    for _, name in ipairs { "pipeline", "train", "sweep", "parallel", "cqueues", "luv" } do
       local status, out, sim = run_example(name, { EI_PROJECT_ID = "" })
       sim:stop()
       assert.equal(2, status, name)

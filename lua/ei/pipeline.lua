@@ -1,6 +1,7 @@
---- Pipeline helpers: find a learn block, generate features, train and report.
+--- Pipeline helpers: find a learn block, generate features, train and report,
+-- then test, check the fit on a device and deploy.
 -- Small building blocks over `ei.Client` for scripts that train one or many
--- learn blocks and compare the results.
+-- learn blocks, compare the results and ship the best.
 -- @module ei.pipeline
 -- @usage
 -- local ei = require "ei"
@@ -9,6 +10,9 @@
 -- local block = assert(pipeline.find_learn_block(client, project_id))
 -- local result = assert(pipeline.train(client, project_id, block.id, { trainingCycles = 30 }))
 -- pipeline.report(result)
+-- local t = assert(pipeline.test(client, project_id))
+-- local fit = assert(pipeline.fit(client, project_id, block.id, { ram = 64 * 1024, rom = 256 * 1024 }))
+-- local d = assert(pipeline.deploy(client, project_id, { output = "model.zip" }))
 local ei = require "ei"
 
 local pipeline = {}
@@ -119,6 +123,30 @@ local function validation_metrics(meta)
   return list[1]
 end
 
+-- Follow a job to its end, handing each event to on_event, and close it.
+-- true | false, reason (the last ERROR line, else what job:wait says) | nil, err, code
+local function follow(job, on_event)
+  local error_line
+  while true do
+    local ev, err, code = job:receive()
+    if not ev then
+      if err then
+        job:close()
+        return nil, err, code
+      end
+      break
+    end
+    if ev.type == "log" and (ev.line:find("ERROR", 1, true) or ev.line:find("[Ee]rror:")) then error_line = ev.line end
+    if on_event then on_event(ev) end
+    if ev.type == "finished" then break end
+  end
+  local ok, why, code = job:wait()
+  job:close()
+  if ok == nil then return nil, why, code end
+  if ok then return true end
+  return false, error_line or why
+end
+
 --- Train a Keras learn block, follow it live and fetch its metadata.
 -- @tparam ei.Client client
 -- @tparam integer project_id
@@ -143,26 +171,13 @@ function pipeline.train(client, project_id, learn_id, params, opts)
     job = job.id, project_id = project_id, learn_id = learn_id, params = params,
     success = false, epochs = {},
   }
-  while true do
-    local ev, rerr, rcode = job:receive()
-    if not ev then
-      if rerr then
-        job:close()
-        return nil, rerr, rcode
-      end
-      break
-    end
+  local ok, why, fcode = follow(job, function(ev)
     if on_event then on_event(ev) end
-    if ev.type == "metrics" then
-      result.epochs[#result.epochs + 1] = ev
-    elseif ev.type == "finished" then
-      break
-    end
-  end
-  local ok, why = job:wait()
-  job:close()
-  result.success = ok == true
-  if not result.success then result.reason = why or "the job failed" end
+    if ev.type == "metrics" then result.epochs[#result.epochs + 1] = ev end
+  end)
+  if ok == nil then return nil, why, fcode end
+  result.success = ok
+  if not ok then result.reason = why end
   local last = result.epochs[#result.epochs]
   if result.success then
     local meta = client:keras_metadata(project_id, learn_id)
@@ -261,6 +276,292 @@ function pipeline.report(result, out)
       emit(table.concat(cells))
     end
   end
+end
+
+-- The steps after training: test, fit, deploy.
+
+local function check_opts(opts, n, fname)
+  if opts ~= nil and type(opts) ~= "table" then
+    error(("bad argument #%d to '%s' (table expected)"):format(n, fname), 3)
+  end
+  return opts or {}
+end
+
+-- What a step returns when its job did not succeed: `result` with its reason
+-- when the job ran and failed, else nil, message, code.
+local function finished_badly(result, ok, why, code)
+  if ok == nil then return nil, why, code end
+  result.reason = why
+  return result
+end
+
+-- Start a job with operation `op`: the ei.Job, the response | nil, err, code.
+local function start_job(client, project_id, op, args)
+  args.projectId = project_id
+  local res, err, code = client:call(op, args)
+  if not res then return nil, err, code end
+  if math.type(res.id) ~= "integer" then return client:fail(op .. ": no job id in the response", "EPROTO") end
+  return client:job(project_id, res.id), res
+end
+
+-- The result of one model variant from a getClassifyJobResult response.
+local function test_result(res, variant)
+  local acc = type(res.accuracy) == "table" and res.accuracy or {}
+  local total = type(acc.totalSummary) == "table" and acc.totalSummary or {}
+  local good, bad = tonumber(total.good), tonumber(total.bad)
+  local accuracy = tonumber(acc.accuracyScore)
+  if not accuracy and good and bad and good + bad > 0 then accuracy = good / (good + bad) end
+  return {
+    variant = variant, accuracy = accuracy, good = good, bad = bad,
+    labels = type(acc.allLabels) == "table" and acc.allLabels or {},
+    confusion = type(acc.confusionMatrixValues) == "table" and acc.confusionMatrixValues or {},
+  }
+end
+
+--- Classify the test set (`startClassifyJob`), follow the job live and fetch
+-- the results of each model variant (`getClassifyJobResult`).
+-- @tparam ei.Client client
+-- @tparam integer project_id
+-- @tparam[opt] table opts `variants` (model variants, default `{ "int8" }`),
+--  `on_event` (function(ev), called with every event of the job)
+-- @treturn table `{ success = true, job = id, variant = first variant, accuracy = 0..1,
+--  good =, bad = (samples), labels = { "idle", …, "uncertain" },
+--  confusion = { [actual] = { [predicted] = percent } },
+--  variants = { [variant] = { variant, accuracy, good, bad, labels, confusion } } }`;
+--  when the job ran and failed: `{ success = false, job = id, variant =, reason = }`
+-- @return nil, message, code when the job could not be started or followed, or
+--  its results fetched
+-- @usage local t = assert(pipeline.test(client, pid, { variants = { "int8", "float32" } }))
+-- print(t.accuracy, t.variants.float32.accuracy)
+function pipeline.test(client, project_id, opts)
+  check_client(client, "test")
+  check_id(project_id, 2, "test")
+  opts = check_opts(opts, 3, "test")
+  local variants = opts.variants or { "int8" }
+  if type(variants) ~= "table" or #variants == 0 then error("bad argument #3 to 'test' (variants must be a non-empty list)", 2) end
+  local job, err, code = start_job(client, project_id, "startClassifyJob", { body = { modelVariants = variants } })
+  if not job then return nil, err, code end
+  local result = { job = job.id, variant = variants[1], success = false }
+  local ok, why, fcode = follow(job, opts.on_event)
+  if not ok then return finished_badly(result, ok, why, fcode) end
+  result.variants = {}
+  for _, variant in ipairs(variants) do
+    local res, rerr, rcode = client:call("getClassifyJobResult", { projectId = project_id, variant = variant })
+    if not res then return nil, rerr, rcode end
+    result.variants[variant] = test_result(res, variant)
+  end
+  for k, v in pairs(result.variants[variants[1]]) do result[k] = v end
+  result.success = true
+  return result
+end
+
+-- Engine names as getKerasMetadata keys them, from theirs or the deployment's.
+local ENGINE_KEYS = {
+  eon = "eon", tflite = "tflite", eon_ram_optimized = "eon_ram_optimized",
+  ["tflite-eon"] = "eon", ["tflite-eon-ram-optimized"] = "eon_ram_optimized",
+}
+local LIMITS = { "ram", "rom", "latency_ms" }
+
+-- The figures of one device of a variant's onDevicePerformance list: the one named,
+-- else the project's (isDefault), else the first.
+local function pick_device(list, name)
+  for _, d in ipairs(list) do
+    if (name and d.mcu == name) or (not name and d.isDefault) then return d end
+  end
+  if not name then return list[1] end
+  return nil
+end
+
+local function names_of(list, key)
+  local out = {}
+  for i, v in ipairs(list) do out[i] = tostring(v[key]) end
+  return table.concat(out, ", ")
+end
+
+-- The ids of the DSP blocks a learn block reads from, as the impulse lists them.
+local function dsp_ids_of(client, project_id, learn_id)
+  local res, err, code = client:impulse(project_id)
+  if not res then return nil, err, code end
+  for _, b in ipairs(type(res.impulse) == "table" and res.impulse.learnBlocks or {}) do
+    if math.tointeger(b.id) == learn_id then return type(b.dsp) == "table" and b.dsp or {} end
+  end
+  return nil, ("no learn block %d in the impulse of project %d"):format(learn_id, project_id), "EINVAL"
+end
+
+-- RAM and latency of the DSP blocks on a device (getPerformanceAllVariants):
+-- their peak RAM and summed latency; nil when none reports the device.
+local function dsp_figures(client, project_id, dsp_ids, mcu)
+  local dsp
+  for _, id in ipairs(dsp_ids) do
+    local res, err, code = client:call("getPerformanceAllVariants", { projectId = project_id, dspId = math.tointeger(id) or id })
+    if not res then return nil, err, code end
+    for _, p in ipairs(type(res.performance) == "table" and res.performance or {}) do
+      if p.mcu == mcu and type(p.ram) == "number" and type(p.latency) == "number" then
+        dsp = dsp or { ram = 0, latency_ms = 0 }
+        dsp.ram = math.max(dsp.ram, p.ram)
+        dsp.latency_ms = dsp.latency_ms + p.latency
+      end
+    end
+  end
+  return dsp or false
+end
+
+-- The device and the model's { ram, rom, latency_ms } on it, from getKerasMetadata
+-- | nil, message, "EINVAL" when the variant, device or engine has no figures.
+local function model_figures(meta, learn_id, variant, engine, device_name)
+  local metrics
+  for _, m in ipairs(type(meta.modelValidationMetrics) == "table" and meta.modelValidationMetrics or {}) do
+    if m.type == variant then metrics = m end
+  end
+  if not metrics then
+    return nil, ("learn block %d has no trained %s model (train it first)"):format(learn_id, variant), "EINVAL"
+  end
+  local list = type(metrics.onDevicePerformance) == "table" and metrics.onDevicePerformance or {}
+  local device = pick_device(list, device_name)
+  if not device then
+    return nil, ("no performance figures for device %q (known: %s)"):format(tostring(device_name), names_of(list, "mcu")), "EINVAL"
+  end
+  local figures = device.hasPerformance ~= false and device[engine]
+  if type(figures) ~= "table" or type(figures.ramRequired) ~= "number" or type(figures.romRequired) ~= "number"
+    or type(device.latency) ~= "number" then
+    return nil, ("no %s figures of the %s model on %s%s"):format(engine, variant, tostring(device.mcu),
+      device.profilingError and (": " .. tostring(device.profilingError)) or ""), "EINVAL"
+  end
+  return device, { ram = figures.ramRequired, rom = figures.romRequired, latency_ms = device.latency }
+end
+
+--- On-device RAM, ROM and latency of a trained learn block (`getKerasMetadata`)
+-- plus its DSP blocks (`getPerformanceAllVariants`), checked against a budget.
+-- The totals are the model's ROM, the larger RAM of model and DSP (they run one
+-- after the other) and the sum of their latencies.
+-- @tparam ei.Client client
+-- @tparam integer project_id
+-- @tparam integer learn_id
+-- @tparam[opt] table opts `variant` ("int8" default, or "float32"), `engine`
+--  ("eon" default, "tflite", "eon_ram_optimized"; the deployment names
+--  "tflite-eon", "tflite-eon-ram-optimized" too), `device` (an `mcu` of the
+--  metadata, default the project's latency device), `dsp` (false: leave the DSP
+--  blocks out), and the budget: `ram`, `rom` (bytes), `latency_ms`
+-- @treturn table `{ variant, engine, device, device_name, ram, rom, latency_ms,
+--  model = { ram, rom, latency_ms }, dsp = { ram, latency_ms } | nil,
+--  fits = boolean, over = { "ram", … } }` (`over` in the order ram, rom, latency_ms)
+-- @return nil, message, code (`EINVAL` when the block has no trained model of
+--  that variant or the device is unknown)
+-- @usage local fit = assert(pipeline.fit(client, pid, lid, { ram = 32768, rom = 131072, latency_ms = 20 }))
+-- if not fit.fits then print("over budget: " .. table.concat(fit.over, ", ")) end
+function pipeline.fit(client, project_id, learn_id, opts)
+  check_client(client, "fit")
+  check_id(project_id, 2, "fit")
+  check_id(learn_id, 3, "fit")
+  opts = check_opts(opts, 4, "fit")
+  local variant = opts.variant or "int8"
+  local engine = ENGINE_KEYS[opts.engine or "eon"]
+  if not engine then error(("bad argument #4 to 'fit' (unknown engine %q)"):format(tostring(opts.engine)), 2) end
+  for _, k in ipairs(LIMITS) do
+    if opts[k] ~= nil and type(opts[k]) ~= "number" then error(("bad argument #4 to 'fit' (%s must be a number)"):format(k), 2) end
+  end
+  local meta, err, code = client:keras_metadata(project_id, learn_id)
+  if not meta then return nil, err, code end
+  local device, model, merr = model_figures(meta, learn_id, variant, engine, opts.device)
+  if not device then return nil, model, merr end
+  local result = {
+    variant = variant, engine = opts.engine or "eon", device = device.mcu, device_name = device.name,
+    model = model, ram = model.ram, rom = model.rom, latency_ms = model.latency_ms,
+  }
+  if opts.dsp ~= false then
+    local dsp_ids, ierr, icode = dsp_ids_of(client, project_id, learn_id)
+    if not dsp_ids then return nil, ierr, icode end
+    local dsp, derr, dcode = dsp_figures(client, project_id, dsp_ids, device.mcu)
+    if dsp == nil then return nil, derr, dcode end
+    if dsp then
+      result.dsp = dsp
+      result.ram = math.max(model.ram, dsp.ram)
+      result.latency_ms = model.latency_ms + dsp.latency_ms
+    end
+  end
+  result.over = {}
+  for _, k in ipairs(LIMITS) do
+    if opts[k] and result[k] > opts[k] then result.over[#result.over + 1] = k end
+  end
+  result.fits = #result.over == 0
+  return result
+end
+
+-- Write `data` to `path` through a temporary file beside it, so a reader never
+-- sees half an archive.
+local function write_file(path, data)
+  local tmp = path .. ".part"
+  local f, err = io.open(tmp, "wb")
+  if not f then return nil, err end
+  local ok, werr = f:write(data)
+  local closed, cerr = f:close()
+  if not ok or not closed then
+    os.remove(tmp)
+    return nil, werr or cerr
+  end
+  local renamed, rerr = os.rename(tmp, path)
+  if not renamed then
+    os.remove(tmp)
+    return nil, rerr
+  end
+  return true
+end
+
+-- Download a built version into `path`: size, sha256 | nil, err, code.
+local function download(client, project_id, version, path)
+  -- replaced by client:call output streaming: call with { output = path }, which
+  -- writes the body to disk and returns the path, size and sha256 itself.
+  local body, err, code = client:call("downloadHistoricDeployment", { projectId = project_id, deploymentVersion = version })
+  if not body then return nil, err, code end
+  if type(body) ~= "string" then
+    return client:fail(("downloadHistoricDeployment: version %d is not a file (got JSON)"):format(version), "EPROTO")
+  end
+  local ok, werr = write_file(path, body)
+  if not ok then return nil, ("cannot write %s: %s"):format(path, werr), "EINVAL" end
+  return #body, require("ei.sha256")(body)
+end
+
+--- Build the impulse for a device (`buildOnDeviceModelJob`), follow the job live
+-- and download the archive it made (`downloadHistoricDeployment`) into a file.
+-- @tparam ei.Client client
+-- @tparam integer project_id
+-- @tparam[opt] table opts `type` (the deployment type, default "zip": a C++
+--  library), `engine` (default "tflite-eon"), `model_type` ("int8", "float32";
+--  default the learn block's setting), `parameters` (the target's custom
+--  parameters, strings), `output` (the file; default
+--  "deployment-<type>-v<version>.zip"), `on_event` (function(ev))
+-- @treturn table `{ success = true, job = id, version = n, type =, engine =, model_type =,
+--  path = "model.zip", size = bytes, sha256 = "hex" }`; when the job ran and
+--  failed: `{ success = false, job = id, version = n, reason = }`
+-- @return nil, message, code when the build could not be started or followed,
+--  or the archive downloaded or written
+-- @usage local d = assert(pipeline.deploy(client, pid, { engine = "tflite-eon", model_type = "int8", output = "model.zip" }))
+-- print(d.path, d.size, d.sha256)
+function pipeline.deploy(client, project_id, opts)
+  check_client(client, "deploy")
+  check_id(project_id, 2, "deploy")
+  opts = check_opts(opts, 3, "deploy")
+  for _, k in ipairs { "type", "engine", "model_type", "output" } do
+    if opts[k] ~= nil and type(opts[k]) ~= "string" then error(("bad argument #3 to 'deploy' (%s must be a string)"):format(k), 2) end
+  end
+  local deploy_type, engine = opts.type or "zip", opts.engine or "tflite-eon"
+  local job, res_or_err, code = start_job(client, project_id, "buildOnDeviceModelJob", {
+    type = deploy_type, body = { engine = engine, modelType = opts.model_type, parameters = opts.parameters },
+  })
+  if not job then return nil, res_or_err, code end
+  local version = math.tointeger(res_or_err.deploymentVersion)
+  if not version then
+    job:close()
+    return client:fail("buildOnDeviceModelJob: no deploymentVersion in the response", "EPROTO")
+  end
+  local result = { job = job.id, version = version, type = deploy_type, engine = engine, model_type = opts.model_type, success = false }
+  local ok, why, fcode = follow(job, opts.on_event)
+  if not ok then return finished_badly(result, ok, why, fcode) end
+  local path = opts.output or ("deployment-%s-v%d.zip"):format(deploy_type, version)
+  local size, sha_or_err, dcode = download(client, project_id, version, path)
+  if not size then return nil, sha_or_err, dcode end
+  result.path, result.size, result.sha256, result.success = path, size, sha_or_err, true
+  return result
 end
 
 return pipeline

@@ -104,12 +104,6 @@ function report(matrix) {
   return out;
 }
 
-const PERF = {
-  mcu: 'cortex-m4f-80mhz', name: 'Cortex-M4F 80MHz', isDefault: true, latency: 1,
-  tflite: { ramRequired: 2047, romRequired: 17304, arenaSize: 1855, modelSize: 4240 },
-  eon: { ramRequired: 1424, romRequired: 13232, arenaSize: 1360, modelSize: 2928 },
-  hasPerformance: true,
-};
 
 // getKerasMetadata body; `metrics` are those of the last successful training.
 function kerasMetadata(block) {
@@ -138,7 +132,7 @@ function kerasMetadata(block) {
     accuracy: m.accuracy,
     confusionMatrix: m.confusionMatrix,
     report: report(m.confusionMatrix),
-    onDevicePerformance: [PERF],
+    onDevicePerformance: require('./performance').onDevicePerformance(m.config.visualLayers, type),
     visualization: 'featureExplorer',
     isSupportedOnMcu: true,
     additionalMetrics: [],
@@ -154,6 +148,18 @@ function kerasMetadata(block) {
     ] },
   ];
   return base;
+}
+
+// The project's latency devices (the first is selected), with the latencies of the
+// default network.
+function latencyDevices() {
+  const { onDevicePerformance } = require('./performance');
+  const int8 = onDevicePerformance(DEFAULT_KERAS.visualLayers, 'int8');
+  const float32 = onDevicePerformance(DEFAULT_KERAS.visualLayers, 'float32');
+  return int8.map((d, i) => ({
+    mcu: d.mcu, name: d.name, selected: i === 0, int8Latency: d.latency, int8ConvLatency: d.latency,
+    float32Latency: float32[i].latency, float32ConvLatency: float32[i].latency, helpText: '',
+  }));
 }
 
 function dataSummary(count) {
@@ -187,7 +193,7 @@ function projectInfo(apiKey, studioUrl) {
     collaborators: [user],
     deploySettings: { eonCompiler: true, sensor: 'accelerometer', arduinoLibraryName: 'gestures_inferencing', tinkergenLibraryName: 'gestures_inferencing', particleLibraryName: 'gestures_inferencing' },
     experiments: [],
-    latencyDevices: [{ mcu: PERF.mcu, name: PERF.name, selected: true, int8Latency: 1, int8ConvLatency: 1, float32Latency: 1, float32ConvLatency: 1, helpText: '' }],
+    latencyDevices: latencyDevices(),
     urls: {},
     showCreateFirstImpulse: false,
     showGettingStartedWizard: { showWizard: false, step: 0 },

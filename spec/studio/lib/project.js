@@ -4,6 +4,8 @@
 
 const fixtures = require('./fixtures');
 const { planTraining, planFeatures } = require('./training');
+const { planClassify } = require('./classify');
+const { Deployments, planBuild, TYPES } = require('./deployment');
 const { createRng, hash32 } = require('./rng');
 
 class Project {
@@ -14,6 +16,13 @@ class Project {
     this.learn = new Map(fixtures.LEARN_IDS.map((id, i) => [id, {
       id, name: i ? `Classifier ${i + 1}` : 'Classifier', config: structuredClone(fixtures.DEFAULT_KERAS), metrics: null,
     }]));
+    this.classified = null; // the last successful classify job's predictions per variant
+    this.deployments = new Deployments();
+  }
+
+  // Learn blocks with a trained model, in impulse order.
+  trainedBlocks() {
+    return [...this.learn.values()].filter((b) => b.metrics);
   }
 
   learnBlock(id) {
@@ -29,6 +38,7 @@ class Project {
     this.setKeras(block, body);
     const cfg = structuredClone(block.config);
     const job = this.jobs.create({ projectId: this.id, category: 'Training model', categoryKey: 'train', key: `train-keras-${block.id}` });
+    job.config = cfg;
     if (this.startFast(job)) return job;
     const seed = this.scenario.get('seed');
     const plan = planTraining(cfg, {
@@ -49,6 +59,42 @@ class Project {
     const seed = this.scenario.get('seed');
     this.jobs.run(job, planFeatures({ seed, dspId }), seed);
     return job;
+  }
+
+  // startClassifyJob: classify the test set with each model variant asked for (default:
+  // the first trained block's selected model type).
+  classify(body) {
+    const job = this.jobs.create({ projectId: this.id, category: 'Classify', categoryKey: 'classify', key: 'classify' });
+    if (this.startFast(job)) return job;
+    const trained = this.trainedBlocks();
+    const variants = body.modelVariants && body.modelVariants.length ? [...new Set(body.modelVariants)]
+      : [trained.length ? trained[0].config.selectedModelType || 'int8' : 'int8'];
+    const seed = this.scenario.get('seed');
+    const plan = planClassify({ trained, variants, seed, fail: this.scenario.forJob('failClassify', job.ordinal), ordinal: job.ordinal });
+    job.onDone = (success) => {
+      if (success) this.classified = plan.result;
+    };
+    this.jobs.run(job, plan, seed);
+    return job;
+  }
+
+  // buildOnDeviceModelJob: a build job and the deployment version it will produce.
+  build({ type, engine, modelType }) {
+    const trained = this.trainedBlocks();
+    const build = this.deployments.add({
+      type, engine: engine || TYPES[type].engines[0],
+      modelType: modelType || (trained.length ? trained[0].config.selectedModelType || 'int8' : 'int8'),
+    });
+    const job = this.jobs.create({ projectId: this.id, category: `Building ${TYPES[type].name}`, categoryKey: 'deploy', key: `deploy-${type}` });
+    build.jobId = job.id;
+    if (this.startFast(job)) return { job, build };
+    const seed = this.scenario.get('seed');
+    const plan = planBuild(build, trained, this.scenario.forJob('failBuild', job.ordinal));
+    job.onDone = (success) => {
+      if (success) build.artifact = plan.result;
+    };
+    this.jobs.run(job, plan, seed);
+    return { job, build };
   }
 
   startFast(job) {
@@ -74,6 +120,7 @@ class Project {
       confusionMatrix: fixtures.confusion(result.final.val_accuracy, rng),
       history: result.history,
       jobId: job.id,
+      config: structuredClone(job.config),
     };
   }
 }

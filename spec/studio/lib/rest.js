@@ -1,11 +1,21 @@
 'use strict';
 // REST routes under /v1, by operationId of the official document. A handler returns
-// {status?, body} (JSON) or {status?, text} (text/plain).
+// {status?, body} (JSON), {status?, text} (text/plain) or {status?, text, headers}
+// (another content type, e.g. a ZIP file as a Buffer).
 
 const fixtures = require('./fixtures');
 const { validator } = require('./schema');
+const { classifyResponse } = require('./classify');
+const { dspPerformance } = require('./performance');
+const { unsupported } = require('./deployment');
 
 const validateKeras = validator('SetKerasParameterRequest');
+const PARAMETERS = {};
+const BODIES = {};
+for (const id of ['startClassifyJob', 'getClassifyJobResult', 'getPerformanceAllVariants', 'buildOnDeviceModelJob', 'getDeployment', 'downloadBuild', 'downloadHistoricDeployment']) {
+  PARAMETERS[id] = validator(id, 'parameters');
+}
+for (const id of ['startClassifyJob', 'buildOnDeviceModelJob']) BODIES[id] = validator(id, 'body');
 
 const ok = (body) => ({ status: 200, body: { success: true, ...body } });
 const err = (status, error) => ({ status, body: { success: false, error } });
@@ -39,6 +49,13 @@ class Rest {
       route('GET', `${p}/jobs/{jobId}/stdout`, 'getJobsLogs', (c) => this.withJob(c, (j) => this.logs(c, j))),
       route('GET', `${p}/jobs/{jobId}/stdout/download`, 'downloadJobsLogs', (c) => this.withJob(c, (j) => this.download(c, j))),
       route('POST', `${p}/jobs/{jobId}/cancel`, 'cancelJob', (c) => this.withJob(c, (j) => this.cancel(c, j))),
+      route('POST', `${p}/jobs/classify`, 'startClassifyJob', (c) => this.checked(c, (a, body) => this.classify(body)), { body: true }),
+      route('GET', `${p}/classify/all/result`, 'getClassifyJobResult', (c) => this.checked(c, (a) => this.classifyResult(a))),
+      route('GET', `${p}/dsp/{dspId}/performance`, 'getPerformanceAllVariants', (c) => this.checked(c, (a) => this.dspPerformance(a))),
+      route('POST', `${p}/jobs/build-ondevice-model`, 'buildOnDeviceModelJob', (c) => this.checked(c, (a, body) => this.build(a, body)), { body: true }),
+      route('GET', `${p}/deployment`, 'getDeployment', (c) => this.checked(c, (a) => this.deployment(a))),
+      route('GET', `${p}/deployment/download`, 'downloadBuild', (c) => this.checked(c, (a) => this.downloadBuild(a))),
+      route('GET', `${p}/deployment/history/{deploymentVersion}/download`, 'downloadHistoricDeployment', (c) => this.checked(c, (a) => this.downloadVersion(a))),
     ];
   }
 
@@ -108,6 +125,77 @@ class Rest {
     if (!Number.isInteger(dspId)) return err(400, 'Invalid request body: dspId: must be integer');
     if (dspId !== fixtures.DSP_ID) return err(404, `DSP block ${dspId} not found`);
     return ok({ id: this.project.generateFeatures(dspId).id });
+  }
+
+  // Validates the parameters (path and query as one object, coerced to their types) and
+  // the body against the operation's schemas, then calls fn(parameters, body).
+  checked(c, fn) {
+    const id = c.match.route.operationId;
+    const args = { ...c.query, ...c.params };
+    delete args.projectId;
+    const invalid = PARAMETERS[id](args);
+    if (invalid) return err(400, `Invalid parameters: ${invalid}`);
+    const invalidBody = BODIES[id] && BODIES[id](c.json);
+    if (invalidBody) return err(400, `Invalid request body: ${invalidBody}`);
+    return fn(args, c.json);
+  }
+
+  classify(body) {
+    return ok({ id: this.project.classify(body).id });
+  }
+
+  // No results for the variant yet: HTTP 200 with success:false, as Studio answers.
+  classifyResult(a) {
+    const stored = this.project.classified;
+    const variant = a.variant || 'int8';
+    if (!stored || !stored.predictions[variant]) {
+      return { status: 200, body: { success: false, error: `No classification results for model variant ${variant}; run startClassifyJob first` } };
+    }
+    return { status: 200, body: classifyResponse(stored, variant, a) };
+  }
+
+  dspPerformance(a) {
+    if (a.dspId !== fixtures.DSP_ID) return err(404, `DSP block ${a.dspId} not found`);
+    return ok({ performance: dspPerformance(fixtures.impulse()) });
+  }
+
+  // An unknown type or an engine the type cannot use: HTTP 200 with success:false.
+  build(a, body) {
+    const why = unsupported(a.type, body.engine);
+    if (why) return { status: 200, body: { success: false, error: why } };
+    const { job, build } = this.project.build({ type: a.type, engine: body.engine, modelType: body.modelType });
+    return ok({ id: job.id, deploymentVersion: build.version });
+  }
+
+  deployment(a) {
+    const b = this.project.deployments.latest(a);
+    return ok(b ? { hasDeployment: true, version: b.version } : { hasDeployment: false });
+  }
+
+  downloadBuild(a) {
+    const b = this.project.deployments.latest(a);
+    return b ? this.zipFile(b) : err(404, `No deployment of type ${a.type} has been built`);
+  }
+
+  downloadVersion(a) {
+    const b = this.project.deployments.get(a.deploymentVersion);
+    return b ? this.zipFile(b) : err(404, `Deployment version ${a.deploymentVersion} not found`);
+  }
+
+  // The archive of a build; the scenario knob cutDownloads interrupts it.
+  zipFile(build) {
+    const { name, data } = build.artifact;
+    const out = {
+      status: 200,
+      text: data,
+      headers: { 'content-type': 'application/zip', 'content-length': String(data.length), 'content-disposition': `attachment; filename="${name}"` },
+    };
+    const cutKnob = this.project.scenario.get('cutDownloads');
+    if (cutKnob && cutKnob.count > 0) {
+      cutKnob.count--;
+      out.cutAfter = cutKnob.afterBytes;
+    }
+    return out;
   }
 
   activeJobs() {

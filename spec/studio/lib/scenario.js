@@ -18,6 +18,9 @@ const DEFAULTS = {
   omitTimestamps: false,
   noJobFinished: false,
   failJob: null, // {atEpoch?, message?, nth?}
+  failClassify: null, // {message?, nth?}
+  failBuild: null, // {message?, nth?}
+  cutDownloads: null, // {afterBytes, count}: deployment downloads cut after that many bytes
   hugeLine: null, // {bytes?, atEpoch?, nth?}
   fastStream: null, // {lines, nth?}
   steadyStream: null, // {rate, lines, nth?}
@@ -74,6 +77,13 @@ const NORMALIZE = {
   omitTimestamps: Boolean,
   noJobFinished: Boolean,
   failJob: (v) => optional(v, {}),
+  failClassify: (v) => optional(v, {}),
+  failBuild: (v) => optional(v, {}),
+  cutDownloads: (v) => {
+    const knob = optional(v, { afterBytes: 1024, count: 1 });
+    if (knob) knob.count = count(knob.count, 'cutDownloads.count');
+    return knob;
+  },
   hugeLine: (v) => optional(v, { bytes: 1024 * 1024, atEpoch: 1 }),
   fastStream: (v) => optional(v, { lines: 100000 }),
   steadyStream: (v) => {

@@ -23,6 +23,12 @@ function sendJson(res, status, body, headers = {}) {
   res.end(JSON.stringify(body));
 }
 
+// Sends the first `bytes` of a body whose headers promised all of it, then cuts the
+// connection: a download interrupted mid-way.
+function cut(res, data, bytes) {
+  res.write(data.subarray(0, Math.min(bytes, data.length)), () => res.socket && res.socket.destroy());
+}
+
 class Simulator {
   constructor({ port = 0, apiKey = DEFAULT_API_KEY, scenario = {}, record = null, speed = DEFAULT_SPEED, verbose = false } = {}) {
     this.port = port;
@@ -120,13 +126,14 @@ class Simulator {
     const match = this.rest.match(req.method, url.pathname);
     const operationId = match ? match.route.operationId : undefined;
     const entry = { method: req.method, path: url.pathname, query, headers: req.headers, body: parsed.body, raw: parsed.raw, operationId };
-    const finish = (code, body, headers, text) => {
+    const finish = (code, body, headers, text, cutAfter) => {
       // Studio also reports some errors as HTTP 200 with success:false
       const status = code >= 400 && code < 429 && this.scenario.get('errorsAs200') ? 200 : code;
       this.recorder.http({ ...entry, status });
       if (text !== undefined) {
         res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...headers });
-        res.end(text);
+        if (cutAfter !== undefined) cut(res, text, cutAfter);
+        else res.end(text);
       } else sendJson(res, status, body, headers);
       if (this.outage.isTriggerRequest(n)) res.on('finish', () => this.outage.fire());
     };
@@ -159,7 +166,7 @@ class Simulator {
       this.log(`internal error: ${e.stack}`);
       result = { status: 500, body: { success: false, error: 'Internal error' } };
     }
-    finish(result.status || 200, result.body, {}, result.text);
+    finish(result.status || 200, result.body, result.headers || {}, result.text, result.cutAfter);
   }
 
   onDataFrames(n) {

@@ -86,7 +86,15 @@ test('extract-schema --check: fresh output passes, a changed input is reported s
   fs.writeFileSync(path.join(dir, frag), text);
   const stale = spawnSync(process.execPath, [tool, '--check', dir], { encoding: 'utf8', timeout: 60000 });
   assert.strictEqual(stale.status, 1);
-  assert.match(stale.stderr, /stale/);
+  assert.match(stale.stderr, /SetKerasParameterRequest\.json is stale/);
+  assert.doesNotMatch(stale.stderr, /operations\.json/);
+  // an engine added to the main document: the deployment operations' schema is stale too
+  const main = path.join(dir, 'edge-impulse-studio-openapi.yml');
+  fs.chmodSync(main, 0o644);
+  fs.writeFileSync(main, fs.readFileSync(main, 'utf8').replace('        - nordic-axon\n', '        - nordic-axon\n        - coral-tpu\n'));
+  const both = spawnSync(process.execPath, [tool, '--check', dir], { encoding: 'utf8', timeout: 60000 });
+  assert.strictEqual(both.status, 1);
+  assert.match(both.stderr, /operations\.json is stale/);
   fs.rmSync(dir, { recursive: true, force: true });
 });
 

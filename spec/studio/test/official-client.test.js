@@ -62,3 +62,30 @@ test('official client: a failing job makes runJobUntilCompletion throw', async (
   api.sleep = () => new Promise(() => {});
   sockets.forEach((ws) => ws.terminate());
 });
+
+test('official client: classify, performance and deployment, down to the ZIP bytes', async (t) => {
+  const sim = await startSim({ speed: 200 });
+  t.after(() => sim.stop());
+  const api = new EdgeImpulseApi({ endpoint: sim.url });
+  await api.authenticate({ method: 'apiKey', apiKey: sim.api_key });
+  const run = (job) => withTimeout(api.runJobUntilCompletion({ type: 'project', projectId: sim.project_id, jobId: job.id }, () => {}), 30000, 'run');
+
+  await run(await api.jobs.trainKerasJob(sim.project_id, sim.learn_id, { trainingCycles: 5, learningRate: 0.005 }));
+  await run(await api.jobs.startClassifyJob(sim.project_id, { modelVariants: ['int8'] }));
+  const result = await api.classify.getClassifyJobResult(sim.project_id, { variant: 'int8' });
+  assert.deepStrictEqual(result.availableVariants, ['int8']);
+  assert.strictEqual(result.accuracy.totalSummary.good + result.accuracy.totalSummary.bad, result.predictions.length);
+  assert.strictEqual(result.result[0].sample.category, 'testing');
+
+  const dsp = await api.dsp.getPerformanceAllVariants(sim.project_id, sim.dsp_id);
+  assert.strictEqual(dsp.performance[0].mcu, 'cortex-m4f-80mhz');
+
+  const build = await api.jobs.buildOnDeviceModelJob(sim.project_id, { engine: 'tflite-eon', modelType: 'int8' }, { type: 'zip' });
+  await run(build);
+  const info = await api.deployment.getDeployment(sim.project_id, { type: 'zip' });
+  assert.deepStrictEqual([info.hasDeployment, info.version], [true, build.deploymentVersion]);
+  const zip = await api.deployment.downloadHistoricDeployment(sim.project_id, build.deploymentVersion);
+  assert.ok(Buffer.isBuffer(zip));
+  assert.strictEqual(zip.readUInt32LE(0), 0x04034b50, 'a ZIP local file header');
+  assert.strictEqual(zip.readUInt32LE(zip.length - 22), 0x06054b50, 'a ZIP end of central directory');
+});

@@ -55,6 +55,18 @@ test('response bodies match the official response schemas', { skip: !fs.existsSy
   check('getProjectInfo', await get(P));
   check('getSocketToken', await get(`${P}/socket-token`));
   check('generateFeaturesJob', (await sim.api('POST', `${P}/jobs/generate-features`, { dspId: sim.dsp_id })).body);
+  check('getPerformanceAllVariants', await get(`${P}/dsp/${sim.dsp_id}/performance`));
+  const classify = (await sim.api('POST', `${P}/jobs/classify`, { modelVariants: ['int8', 'float32'] })).body;
+  check('startClassifyJob', classify);
+  await waitJob(sim, classify.id);
+  check('getClassifyJobResult', await get(`${P}/classify/all/result?variant=float32`));
+  check('getClassifyJobResult', await get(`${P}/classify/all/result?featureExplorerOnly=true`));
+  const build = (await sim.api('POST', `${P}/jobs/build-ondevice-model?type=zip`, { engine: 'tflite-eon' })).body;
+  check('buildOnDeviceModelJob', build);
+  await waitJob(sim, build.id);
+  check('getDeployment', await get(`${P}/deployment?type=zip`));
+  check('getDeployment', await get(`${P}/deployment?type=wasm`));
+  check('cancelJob', (await sim.api('POST', `${P}/jobs/build-ondevice-model?type=zip`, { engine: 'tidl' })).body); // success:false: GenericApiResponse
   const running = await train(sim, { trainingCycles: 30 });
   check('cancelJob', (await sim.api('POST', `${P}/jobs/${running}/cancel?forceCancel=true`)).body);
   const error = (await request(sim.url, 'GET', `${P}/impulse`)).body;

@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 'use strict';
-// Writes schema/SetKerasParameterRequest.json from the official OpenAPI documents.
+// Writes schema/SetKerasParameterRequest.json and schema/operations.json (the parameters
+// and request bodies of the classify and deployment operations) from the official
+// OpenAPI documents.
 //
 //   node tools/extract-schema.js [SPEC_DIR]           regenerate
-//   node tools/extract-schema.js --check [SPEC_DIR]   exit 1 when the committed file is stale
+//   node tools/extract-schema.js --check [SPEC_DIR]   exit 1 when a committed file is stale
 //
 // SPEC_DIR defaults to <repo root>/../shared/spec.
 
@@ -15,6 +17,12 @@ const { convert, referencedNames, sortKeys } = require('./openapi-schema');
 const STUDIO_DIR = path.resolve(__dirname, '..');
 const REPO_ROOT = path.resolve(STUDIO_DIR, '..', '..');
 const OUTPUT = path.join(STUDIO_DIR, 'schema', 'SetKerasParameterRequest.json');
+const OPERATIONS_OUTPUT = path.join(STUDIO_DIR, 'schema', 'operations.json');
+// Operations whose parameters and bodies the simulator validates through operations.json.
+const OPERATIONS = [
+  'startClassifyJob', 'getClassifyJobResult', 'getPerformanceAllVariants',
+  'buildOnDeviceModelJob', 'getDeployment', 'downloadBuild', 'downloadHistoricDeployment',
+];
 const MAIN_DOC = 'edge-impulse-studio-openapi.yml';
 const FRAGMENT_RE = /^edge-impulse-studio-openapi\.(\d{4}-\d{2}-\d{2})\.SetKerasParameterRequest\.fragment\.yml$/;
 const ROOT = 'SetKerasParameterRequest';
@@ -98,21 +106,77 @@ function build(specDir) {
   return JSON.stringify(sortKeys(schema, ['$comment', '$schema', 'title']), null, 2) + '\n';
 }
 
+function findOperation(doc, operationId) {
+  for (const item of Object.values(doc.paths)) {
+    for (const op of Object.values(item)) {
+      if (op && op.operationId === operationId) return op;
+    }
+  }
+  throw new Error(`operation ${operationId} not found`);
+}
+
+// `<op>.parameters`: the path (but projectId) and query parameters as one object schema;
+// `<op>.body`: the JSON request body.
+function operationSchemas(doc, operationId) {
+  const op = findOperation(doc, operationId);
+  const out = {};
+  const properties = {};
+  const required = [];
+  for (const ref of op.parameters || []) {
+    const p = ref.$ref ? doc.components.parameters[ref.$ref.split('/').pop()] : ref;
+    if (!p || p.name === 'projectId' || (p.in !== 'path' && p.in !== 'query')) continue;
+    properties[p.name] = p.schema;
+    if (p.required) required.push(p.name);
+  }
+  out[`${operationId}.parameters`] = { type: 'object', properties, ...(required.length ? { required } : {}) };
+  const body = op.requestBody && op.requestBody.content && op.requestBody.content['application/json'];
+  if (body) out[`${operationId}.body`] = body.schema;
+  return out;
+}
+
+function buildOperations(specDir) {
+  const doc = loadYaml(path.join(specDir, MAIN_DOC));
+  const main = doc.components.schemas;
+  const roots = {};
+  for (const id of OPERATIONS) Object.assign(roots, operationSchemas(doc, id));
+  const names = referencedNames(roots, (name) => {
+    if (!main[name]) throw new Error(`schema ${name} not found`);
+    return main[name];
+  });
+  const definitions = {};
+  for (const [name, schema] of Object.entries(roots)) definitions[name] = convert(schema, {}, name);
+  for (const name of names) definitions[name] = convert(main[name], {}, name);
+  const schema = {
+    $comment: [
+      'GENERATED FILE, do not edit by hand.',
+      `Written by spec/studio/tools/extract-schema.js from ${MAIN_DOC} (info.version ${doc.info.version}):`,
+      `the parameters and request bodies of ${OPERATIONS.join(', ')}.`,
+      'Regenerate: node spec/studio/tools/extract-schema.js; check: add --check.',
+    ].join(' '),
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    title: 'operations',
+    definitions,
+  };
+  return JSON.stringify(sortKeys(schema, ['$comment', '$schema', 'title']), null, 2) + '\n';
+}
+
 function main() {
   const args = parseArgs(process.argv.slice(2));
   if (args.help) {
     process.stdout.write('usage: extract-schema.js [--check] [SPEC_DIR]\n');
     return 0;
   }
-  const text = build(args.specDir);
-  const current = fs.existsSync(OUTPUT) ? fs.readFileSync(OUTPUT, 'utf8') : null;
-  if (args.check) {
-    if (current === text) return 0;
-    process.stderr.write(`${path.relative(process.cwd(), OUTPUT)} is stale: run node spec/studio/tools/extract-schema.js\n`);
-    return 1;
+  const outputs = [[OUTPUT, build(args.specDir)], [OPERATIONS_OUTPUT, buildOperations(args.specDir)]];
+  let stale = 0;
+  for (const [file, text] of outputs) {
+    const current = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : null;
+    if (current === text) continue;
+    if (args.check) {
+      process.stderr.write(`${path.relative(process.cwd(), file)} is stale: run node spec/studio/tools/extract-schema.js\n`);
+      stale = 1;
+    } else fs.writeFileSync(file, text);
   }
-  if (current !== text) fs.writeFileSync(OUTPUT, text);
-  return 0;
+  return stale;
 }
 
 if (require.main === module) {
@@ -124,4 +188,4 @@ if (require.main === module) {
   }
 }
 
-module.exports = { build, OUTPUT };
+module.exports = { build, buildOperations, OUTPUT, OPERATIONS_OUTPUT };
