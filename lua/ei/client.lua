@@ -516,7 +516,7 @@ function Client:train_keras(project_id, learn_id, params)
   local res, err, code = self:call("trainKerasJob", { projectId = project_id, learnId = learn_id, body = params or {} })
   if not res then return nil, err, code end
   if math.type(res.id) ~= "integer" then return self:fail("trainKerasJob: no job id in the response", "EPROTO") end
-  return self:job(project_id, res.id)
+  return require("ei.job").new(self, project_id, res.id, true)
 end
 
 --- Follow a job started elsewhere.
@@ -577,7 +577,7 @@ function Client:generate_features(project_id, dsp_id, opts)
   local res, err, code = self:call("generateFeaturesJob", { projectId = project_id, body = body })
   if not res then return nil, err, code end
   if math.type(res.id) ~= "integer" then return self:fail("generateFeaturesJob: no job id in the response", "EPROTO") end
-  return self:job(project_id, res.id)
+  return require("ei.job").new(self, project_id, res.id, true)
 end
 
 --- A fresh websocket token for a project (`getSocketToken`).

@@ -15,10 +15,12 @@ local STATUS_INTERVAL, GIVE_UP_AFTER = 5, 300
 -- has taken them all (batches are only read, so one empty table serves all).
 local BATCH, NO_EVENTS = 64, {}
 
---- Wrap a job of a project.
+--- Wrap a job of a project. A job started elsewhere has its status asked at
+-- once, so that a job id that does not exist is told at the first answer.
 -- @local
-function Job.new(client, project_id, job_id)
+function Job.new(client, project_id, job_id, started_here)
   return setmetatable({
+    check_first = not started_here,
     client = client, project_id = project_id, id = job_id,
     pending = {}, head = 1, tail = 0, -- events made in Lua (connection, finished)
     refetch_at = 0, -- the stored log is fetched again no sooner
@@ -97,7 +99,7 @@ local function start(self)
   self.stream = Stream.of(self.client, self.project_id)
   self.stream:follow(self)
   self.outages_at_start = self.stream.outages
-  self.next_status = core.monotime() + (self.client.status_interval or STATUS_INTERVAL)
+  self.next_status = self.check_first and 0 or core.monotime() + (self.client.status_interval or STATUS_INTERVAL)
 end
 
 local function sock_of(self)

@@ -57,6 +57,11 @@ class Auth {
     return this.issued;
   }
 
+  // The API key stops being accepted, as when its owner deletes it in Studio.
+  revokeApiKey() {
+    this.apiKey = null;
+  }
+
   // {ok: true, method} or {ok: false, error} for a /v1 request.
   check(headers) {
     const tried = [];

@@ -24,6 +24,9 @@ function handleControl(sim, req, res, path, json) {
       case 'POST /__sim/scenario':
         sim.updateScenario(json || {});
         return reply(res, 200, { success: true, scenario: sim.scenario.toJSON() });
+      case 'POST /__sim/revoke-key':
+        sim.auth.revokeApiKey();
+        return reply(res, 200, { success: true });
       case 'POST /__sim/drop-sockets':
         return reply(res, 200, { success: true, dropped: sim.sockets.dropAll() });
       case 'POST /__sim/unreachable': {
