@@ -477,15 +477,17 @@ end
 -- @tparam integer project_id
 -- @tparam integer learn_id
 -- @tparam table params a `SetKerasParameterRequest` table (keys as in the API document)
+-- @tparam[opt] table opts options of `Client:call` (e.g. `unknown_fields = "send"`)
 -- @treturn ei.Job the job
 -- @return nil, message, code on failure (`EINVAL` names the field)
 -- @usage local job = assert(client:train_keras(pid, lid, { trainingCycles = 30, learningRate = 0.005 }))
-function Client:train_keras(project_id, learn_id, params)
+function Client:train_keras(project_id, learn_id, params, opts)
   check_open(self)
   check_id(project_id, 1, "train_keras")
   check_id(learn_id, 2, "train_keras")
   if params ~= nil and type(params) ~= "table" then error("bad argument #3 to 'train_keras' (table expected)", 2) end
-  local res, err, code = self:call("trainKerasJob", { projectId = project_id, learnId = learn_id, body = params or {} })
+  check_call_options(opts, "train_keras", 4)
+  local res, err, code = self:call("trainKerasJob", { projectId = project_id, learnId = learn_id, body = params or {} }, opts)
   if not res then return nil, err, code end
   if math.type(res.id) ~= "integer" then return self:fail("trainKerasJob: no job id in the response", "EPROTO") end
   return self:job(project_id, res.id)
@@ -521,9 +523,10 @@ end
 -- @tparam integer project_id
 -- @tparam integer learn_id
 -- @tparam table params a `SetKerasParameterRequest` table
+-- @tparam[opt] table opts options of `Client:call` (e.g. `unknown_fields = "send"`)
 -- @treturn table
-function Client:set_keras_config(project_id, learn_id, params)
-  return self:call("setKeras", { projectId = project_id, learnId = learn_id, body = params })
+function Client:set_keras_config(project_id, learn_id, params, opts)
+  return self:call("setKeras", { projectId = project_id, learnId = learn_id, body = params }, opts)
 end
 
 --- Metadata of the last training of a learn block (`getKerasMetadata`).
@@ -537,16 +540,18 @@ end
 --- Start generating features for a DSP block (`generateFeaturesJob`).
 -- @tparam integer project_id
 -- @tparam integer dsp_id
--- @tparam[opt] table opts more fields of the request body (`dspId` is set from dsp_id)
+-- @tparam[opt] table fields more fields of the request body (`dspId` is set from dsp_id)
+-- @tparam[opt] table opts options of `Client:call` (e.g. `unknown_fields = "send"`)
 -- @treturn ei.Job
-function Client:generate_features(project_id, dsp_id, opts)
+function Client:generate_features(project_id, dsp_id, fields, opts)
   check_open(self)
   check_id(project_id, 1, "generate_features")
   check_id(dsp_id, 2, "generate_features")
-  if opts ~= nil and type(opts) ~= "table" then error("bad argument #3 to 'generate_features' (table expected)", 2) end
+  if fields ~= nil and type(fields) ~= "table" then error("bad argument #3 to 'generate_features' (table expected)", 2) end
+  check_call_options(opts, "generate_features", 4)
   local body = { dspId = dsp_id }
-  for k, v in pairs(opts or {}) do body[k] = v end
-  local res, err, code = self:call("generateFeaturesJob", { projectId = project_id, body = body })
+  for k, v in pairs(fields or {}) do body[k] = v end
+  local res, err, code = self:call("generateFeaturesJob", { projectId = project_id, body = body }, opts)
   if not res then return nil, err, code end
   if math.type(res.id) ~= "integer" then return self:fail("generateFeaturesJob: no job id in the response", "EPROTO") end
   return self:job(project_id, res.id)

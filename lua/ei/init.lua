@@ -39,11 +39,29 @@ setmetatable(ei.wait, {
 --  `host` (default `EI_HOST` or https://studio.edgeimpulse.com);
 --  `timeout` (seconds per HTTP request, 30); `retries` (3);
 --  `wait` (a waiter; default: chosen per call); `ca_file`; `user_agent`;
---  `insecure` (allow plain http to any host); `on_warning` (function(message)).
+--  `insecure` (allow plain http to any host); `on_warning` (function(message));
+--  `unknown_fields`: what a request does with a body field the bundled schema does not
+--  name (a field newer than the schema): `"error"` (the default: `nil, msg, "EINVAL"`
+--  naming the field, with a did-you-mean), `"warn"` (send it as plain JSON and call
+--  `on_warning` once per field path) or `"send"` (send it silently). Known fields are
+--  checked fully in every mode; `client:call` and the helpers take it per call too.
 -- @treturn ei.Client
 -- @usage local client = ei.new { api_key = "ei_…" }
 function ei.new(opts)
   return Client.new(opts)
+end
+
+--- A file for a binary field of a multipart body (`client:call`), streamed from disk
+-- when the request is sent.
+-- @tparam string path
+-- @tparam[opt] string filename the part's file name (default: the path's last component)
+-- @tparam[opt] string content_type the part's Content-Type (default: application/octet-stream)
+-- @treturn table a file marker `{ path =, filename =, type = }`
+-- @usage client:call("uploadPretrainedModel", { projectId = pid, body = {
+--   modelFile = ei.file("model.tflite"), modelFileName = "model.tflite", modelFileType = "tflite" } })
+function ei.file(path, filename, content_type)
+  if type(path) ~= "string" then error("bad argument #1 to 'file' (string expected, got " .. type(path) .. ")", 2) end
+  return core.file(path, filename, content_type)
 end
 
 --- Check a table against a schema of the Studio API.

@@ -3,9 +3,10 @@
 // {status?, body} (JSON) or {status?, text} (text/plain).
 
 const fixtures = require('./fixtures');
-const { validator } = require('./schema');
+const { validator, formValidator } = require('./schema');
 
 const validateKeras = validator('SetKerasParameterRequest');
+const validateUpload = formValidator('UploadPretrainedModelRequest');
 
 const ok = (body) => ({ status: 200, body: { success: true, ...body } });
 const err = (status, error) => ({ status, body: { success: false, error } });
@@ -17,7 +18,7 @@ function route(method, template, operationId, handler, opts = {}) {
     names.push(n);
     return '([^/]+)';
   })}$`);
-  return { method, re, names, operationId, handler, public: Boolean(opts.public), needsBody: Boolean(opts.body) };
+  return { method, re, names, operationId, handler, public: Boolean(opts.public), needsBody: Boolean(opts.body), multipart: Boolean(opts.multipart) };
 }
 
 class Rest {
@@ -39,6 +40,7 @@ class Rest {
       route('GET', `${p}/jobs/{jobId}/stdout`, 'getJobsLogs', (c) => this.withJob(c, (j) => this.logs(c, j))),
       route('GET', `${p}/jobs/{jobId}/stdout/download`, 'downloadJobsLogs', (c) => this.withJob(c, (j) => this.download(c, j))),
       route('POST', `${p}/jobs/{jobId}/cancel`, 'cancelJob', (c) => this.withJob(c, (j) => this.cancel(c, j))),
+      route('POST', `${p}/pretrained-model/upload`, 'uploadPretrainedModel', (c) => this.uploadPretrainedModel(c), { multipart: true }),
     ];
   }
 
@@ -67,6 +69,9 @@ class Rest {
       if (ctx.json === undefined || ctx.json === null || typeof ctx.json !== 'object' || Array.isArray(ctx.json)) {
         return err(400, 'Missing request body (a JSON object is required)');
       }
+    }
+    if (r.multipart && !ctx.multipart) {
+      return err(400, ctx.invalidMultipart ? `Malformed multipart body: ${ctx.invalidMultipart}` : 'Expected a multipart/form-data body');
     }
     return r.handler(ctx);
   }
@@ -108,6 +113,12 @@ class Rest {
     if (!Number.isInteger(dspId)) return err(400, 'Invalid request body: dspId: must be integer');
     if (dspId !== fixtures.DSP_ID) return err(404, `DSP block ${dspId} not found`);
     return ok({ id: this.project.generateFeatures(dspId).id });
+  }
+
+  uploadPretrainedModel(c) {
+    const invalid = validateUpload(c.multipart);
+    if (invalid) return err(400, `Invalid request body: ${invalid}`);
+    return ok({ id: this.project.uploadPretrainedModel(c.multipart.files.modelFile).id });
   }
 
   activeJobs() {

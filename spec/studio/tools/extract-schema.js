@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 'use strict';
-// Writes schema/SetKerasParameterRequest.json from the official OpenAPI documents.
+// Writes schema/<Name>.json for each request body the simulator validates
+// (SetKerasParameterRequest, UploadPretrainedModelRequest) from the official OpenAPI documents.
 //
 //   node tools/extract-schema.js [SPEC_DIR]           regenerate
 //   node tools/extract-schema.js --check [SPEC_DIR]   exit 1 when the committed file is stale
@@ -14,10 +15,13 @@ const { convert, referencedNames, sortKeys } = require('./openapi-schema');
 
 const STUDIO_DIR = path.resolve(__dirname, '..');
 const REPO_ROOT = path.resolve(STUDIO_DIR, '..', '..');
-const OUTPUT = path.join(STUDIO_DIR, 'schema', 'SetKerasParameterRequest.json');
 const MAIN_DOC = 'edge-impulse-studio-openapi.yml';
 const FRAGMENT_RE = /^edge-impulse-studio-openapi\.(\d{4}-\d{2}-\d{2})\.SetKerasParameterRequest\.fragment\.yml$/;
 const ROOT = 'SetKerasParameterRequest';
+// Every schema written; the newest fragment only ever redefines ROOT.
+const ROOTS = [ROOT, 'UploadPretrainedModelRequest'];
+const outputOf = (name) => path.join(STUDIO_DIR, 'schema', `${name}.json`);
+const OUTPUT = outputOf(ROOT);
 // BlockParameters is a oneOf of two open objects: every value matches both.
 const ANY_OF_NAMES = ['BlockParameters'];
 
@@ -56,13 +60,13 @@ function fromOfficialBindings(name) {
   return { schema: { type: 'string', enum: values }, source: `edge-impulse-api@${version} (${name}Values)` };
 }
 
-function build(specDir) {
+function build(specDir, rootName = ROOT) {
   const mainDoc = loadYaml(path.join(specDir, MAIN_DOC));
-  const fragmentName = newestFragment(specDir);
+  const fragmentName = rootName === ROOT ? newestFragment(specDir) : null;
   const fragment = fragmentName ? loadYaml(path.join(specDir, fragmentName)) : {};
   const main = mainDoc.components.schemas;
-  const root = (fragment && fragment[ROOT]) || main[ROOT];
-  if (!root) throw new Error(`${ROOT} not found`);
+  const root = (fragment && fragment[rootName]) || main[rootName];
+  if (!root) throw new Error(`${rootName} not found`);
 
   const extra = [];
   const resolved = {};
@@ -91,8 +95,8 @@ function build(specDir) {
   const schema = {
     $comment: comment,
     $schema: 'http://json-schema.org/draft-07/schema#',
-    title: ROOT,
-    ...convert(root, { anyOfNames: ANY_OF_NAMES }, ROOT),
+    title: rootName,
+    ...convert(root, { anyOfNames: ANY_OF_NAMES }, rootName),
     definitions,
   };
   return JSON.stringify(sortKeys(schema, ['$comment', '$schema', 'title']), null, 2) + '\n';
@@ -104,15 +108,18 @@ function main() {
     process.stdout.write('usage: extract-schema.js [--check] [SPEC_DIR]\n');
     return 0;
   }
-  const text = build(args.specDir);
-  const current = fs.existsSync(OUTPUT) ? fs.readFileSync(OUTPUT, 'utf8') : null;
-  if (args.check) {
-    if (current === text) return 0;
-    process.stderr.write(`${path.relative(process.cwd(), OUTPUT)} is stale: run node spec/studio/tools/extract-schema.js\n`);
-    return 1;
+  let status = 0;
+  for (const name of ROOTS) {
+    const output = outputOf(name);
+    const text = build(args.specDir, name);
+    const current = fs.existsSync(output) ? fs.readFileSync(output, 'utf8') : null;
+    if (current === text) continue;
+    if (args.check) {
+      process.stderr.write(`${path.relative(process.cwd(), output)} is stale: run node spec/studio/tools/extract-schema.js\n`);
+      status = 1;
+    } else fs.writeFileSync(output, text);
   }
-  if (current !== text) fs.writeFileSync(OUTPUT, text);
-  return 0;
+  return status;
 }
 
 if (require.main === module) {
@@ -124,4 +131,4 @@ if (require.main === module) {
   }
 }
 
-module.exports = { build, OUTPUT };
+module.exports = { build, OUTPUT, ROOTS, outputOf };
