@@ -128,7 +128,7 @@ class Simulator {
       const cut = this.scenario.takeRule('truncate', operationId, url.pathname);
       if (cut) return this.truncated(res, status, body, headers, text, cut);
       if (text !== undefined) {
-        res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...headers });
+        res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(Buffer.byteLength(text)), ...headers });
         res.end(text);
       } else sendJson(res, status, body, headers);
       if (this.outage.isTriggerRequest(n)) res.on('finish', () => this.outage.fire());
