@@ -262,6 +262,23 @@ describe("a response written to a file", function()
     assert.matches("cannot write '" .. dir .. "/no/such/dir/x.log': No such file or directory", err, 1, true)
   end)
 
+  it("never replaces a device, a pipe or a directory with the answer", function()
+    assert(os.execute("mkfifo " .. helper.quote(dir .. "/fifo") .. " && mkdir " .. helper.quote(dir .. "/sub")))
+    local _, err, code = client:call("getJobStatus", { projectId = sim.project_id, jobId = job_id }, { output = "/dev/null" })
+    assert.equal("EINVAL", code)
+    assert.matches("cannot write '/dev/null': it exists and is not a regular file", err, 1, true)
+    _, err = download("fifo")
+    assert.matches("it exists and is not a regular file", err, 1, true)
+    _, err = download("sub")
+    assert.matches("Is a directory", err, 1, true)
+    local f = assert(io.open("/dev/null", "w")) -- still the device
+    assert(f:write("x"))
+    f:close()
+    assert.is_nil(helper.read_file("/dev/null"):find("x"))
+    os.remove(dir .. "/fifo")
+    os.remove(dir .. "/sub")
+  end)
+
   it("refuses an answer of HTTP 200 with success:false instead of saving it", function()
     local errors = helper.studio { scenario = { errorsAs200 = true } }
     local c = errors:client()

@@ -1,6 +1,7 @@
 /* A response body streamed to a file (see download.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -9,7 +10,14 @@
 
 int ei_download_open(ei_download *d, const char *path, const void *tag)
 {
+	struct stat st;
 	memset(d, 0, sizeof *d);
+	/* The rename would replace whatever is there: a device (/dev/null), a pipe or a
+	 * socket is never taken for a file to overwrite. */
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		errno = S_ISDIR(st.st_mode) ? EISDIR : EEXIST;
+		return -1;
+	}
 	size_t n = strlen(path) + 64;
 	d->path = strdup(path);
 	d->tmp = malloc(n);

@@ -17,7 +17,8 @@ typedef struct {
 	char sha256[65];  /* hex, once committed */
 } ei_download;
 
-/* Create the temporary file for path. 0, or -1 with errno set (d is then empty). */
+/* Create the temporary file for path. 0, or -1 with errno set (d is then empty):
+ * EISDIR or EEXIST when path is a directory or another file that is not regular. */
 int ei_download_open(ei_download *d, const char *path, const void *tag);
 /* Append n bytes (from a libcurl write callback: no Lua). n, or 0 after a failure. */
 size_t ei_download_write(ei_download *d, const char *data, size_t n);

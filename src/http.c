@@ -311,7 +311,8 @@ static const char *set_output(lua_State *L, ei_request *r, int idx, char *why, s
 	const char *path = lua_tostring(L, -1);
 	luaL_argcheck(L, path && lua_type(L, -1) == LUA_TSTRING && *path, 2, "output must be a file name");
 	if (ei_download_open(&r->download, path, r) < 0) {
-		snprintf(why, whylen, "cannot write '%s': %s", path, strerror(errno));
+		snprintf(why, whylen, "cannot write '%s': %s", path,
+			 errno == EEXIST ? "it exists and is not a regular file" : strerror(errno));
 		lua_pop(L, 1);
 		return why;
 	}
