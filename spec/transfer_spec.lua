@@ -198,6 +198,21 @@ describe("a response written to a file", function()
     assert.same({ #expected, #expected }, progress[#progress])
   end)
 
+  it("makes an empty file for an empty answer, and hashes answers of every length", function()
+    local res = assert(client:call("downloadJobsLogs", { projectId = sim.project_id, jobId = job_id, limit = 0 },
+      { output = dir .. "/empty.log" }))
+    assert.equal(0, res.size)
+    assert.equal("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", res.sha256)
+    assert.equal("", helper.read_file(dir .. "/empty.log"))
+    for _, limit in ipairs { 1, 2, 3, 17, 1000 } do
+      res = assert(client:call("downloadJobsLogs", { projectId = sim.project_id, jobId = job_id, limit = limit },
+        { output = dir .. "/empty.log" }))
+      assert.equal(sha256_of(dir .. "/empty.log"), res.sha256)
+      assert.equal(#helper.read_file(dir .. "/empty.log"), res.size)
+    end
+    os.remove(dir .. "/empty.log")
+  end)
+
   it("never holds the response in memory: peak memory grows far less than the file, unlike an in-memory call", function()
     local script = dir .. "/measure.lua"
     helper.write_file(script, MEASURE)

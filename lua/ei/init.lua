@@ -37,7 +37,9 @@ setmetatable(ei.wait, {
 --  `api_key` (default `EI_API_KEY`), or `jwt`, `jwt_cookie`, `bearer`,
 --  `oauth2 = { client_id =, client_secret = }`;
 --  `host` (default `EI_HOST` or https://studio.edgeimpulse.com);
---  `timeout` (seconds per HTTP request, 30); `retries` (3);
+--  `timeout` (seconds per HTTP request, 30); `retries` (3); `backoff` (seconds, 0.5:
+--  the first retry waits about this long, each next one twice as long, at most 30 s);
+--  `status_interval` (seconds a followed job may stay silent before its status is checked, 5);
 --  `wait` (a waiter; default: chosen per call); `ca_file`; `user_agent`;
 --  `insecure` (allow plain http to any host); `on_warning` (function(message));
 --  `unknown_fields`: what a request does with a body field the bundled schema does not
