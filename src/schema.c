@@ -1607,7 +1607,8 @@ static int l_operations(lua_State *L)
 	return 1;
 }
 
-/* core.validate(schema_name, value) -> true, deprecated_paths | nil, message, "EINVAL" */
+/* core.validate(schema_name, value[, unknown_fields]) -> true, deprecated_paths, unknown
+ * | nil, message, "EINVAL" (unknown_fields as for core.request) */
 static int l_validate(lua_State *L)
 {
 	size_t n;
@@ -1616,14 +1617,16 @@ static int l_validate(lua_State *L)
 	if (schema < 0)
 		return ei_schema_name_error(L, 1, "schema", name, 0);
 	luaL_checkany(L, 2);
+	int pass = luaL_checkoption(L, 3, "error", unknown_modes) != 0;
 	lua_settop(L, 2);
 	lua_newtable(L);
-	struct ei_walk_opts o = { .root = name, .deprecated_slot = 3 };
+	lua_newtable(L);
+	struct ei_walk_opts o = { .root = name, .deprecated_slot = 3, .unknown_slot = pass ? 4 : 0 };
 	if (ei_schema_walk(L, 2, (unsigned)schema, &o))
 		return ei_fail(L, EI_EINVAL, "%s", o.err);
 	lua_pushboolean(L, 1);
 	lua_insert(L, 3);
-	return 2;
+	return 3;
 }
 
 void ei_schema_open(lua_State *L)

@@ -129,8 +129,9 @@ local ei = {}
 ---@param opts? ei.Options
 ---@return ei.Client|nil, string?, ei.Code?
 function ei.new(opts) end
----@return true|nil, string?, ei.Code?
-function ei.validate(schema_name, t) end
+---@param opts? { unknown_fields?: ei.UnknownFields }
+---@return true|nil, string[]|string|nil, ei.Code?
+function ei.validate(schema_name, t, opts) end
 ---@param path string
 ---@param filename? string
 ---@param content_type? string

@@ -69,13 +69,23 @@ end
 --- Check a table against a schema of the Studio API.
 -- @tparam string schema_name e.g. "SetKerasParameterRequest"
 -- @tparam table t
+-- @tparam[opt] table opts `unknown_fields` ("error" | "warn" | "send", default "error", see
+--  `ei.new`): under "warn" and "send" fields the schema does not name pass
 -- @treturn boolean true
+-- @treturn table the paths of the fields that passed unknown (empty under "error"); each
+--  path maps to the known field it may have meant, when one is close
 -- @return nil, message naming the field path, "EINVAL"
 -- @usage assert(ei.validate("SetKerasParameterRequest", { learningRate = 0.01 }))
-function ei.validate(schema_name, t)
-  local ok, err, code = core.validate(schema_name, t)
-  if not ok then return nil, err, code end
-  return true
+-- @usage local ok, unknown = ei.validate("SetKerasParameterRequest", t, { unknown_fields = "warn" })
+function ei.validate(schema_name, t, opts)
+  if opts ~= nil and type(opts) ~= "table" then error("bad argument #3 to 'validate' (table expected, got " .. type(opts) .. ")", 2) end
+  local mode = opts and opts.unknown_fields
+  if mode ~= nil and mode ~= "error" and mode ~= "warn" and mode ~= "send" then
+    error('bad argument #3 to \'validate\' (unknown_fields must be "error", "warn" or "send")', 2)
+  end
+  local ok, second, third = core.validate(schema_name, t, mode)
+  if not ok then return nil, second, third end -- message, code
+  return true, third -- (second: the deprecated fields) the unknown ones
 end
 
 --- Run functions as concurrent coroutines over one poll loop.
