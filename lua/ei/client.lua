@@ -295,7 +295,9 @@ local IDEMPOTENT = { GET = true, HEAD = true, PUT = true, DELETE = true, OPTIONS
 --- One REST call with the client's retry policy.
 -- Retries connect failures, 429 (after Retry-After) and 5xx with exponential
 -- backoff and jitter; never other 4xx. Timeouts are retried only for
--- idempotent methods, since a POST may have been carried out.
+-- idempotent methods, since a POST may have been carried out. `transfer`
+-- (optional, from `Client:call`): { parts =, output =, progress =, timeout = };
+-- each attempt is a new request, so parts are read and the output written afresh.
 -- @local
 function Client:rest(method, path, body, content_type, no_oauth, transfer)
   if not no_oauth then
