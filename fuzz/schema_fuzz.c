@@ -11,7 +11,8 @@
  * Input: an operation byte (% 4: 0 and 1 validate and encode with the schema,
  * which must agree; 2 encode without one; 3 request), a schema name or
  * operationId up to a NUL (one chosen by hash when it names none), then the
- * generator's bytes. */
+ * generator's bytes; a request takes one more byte last, its unknown-fields mode
+ * (% 3: error, warn, send). */
 #include <math.h>
 
 #include "fuzz.h"
@@ -441,13 +442,19 @@ static void call_request(lua_State *L, gen *g, const char *name, size_t len)
 		set(L, args);
 	}
 	leave(g);
-	int base = lua_gettop(L) - 2;
-	int nres = fz_call_core(L, "request", 2);
+	/* the unknown-fields mode: read last, so that inputs without it mean "error" */
+	static const char *const modes[] = { "error", "warn", "send" };
+	unsigned mode = fz_u8(&g->in) % 3;
+	lua_pushstring(L, modes[mode]);
+	int base = lua_gettop(L) - 3;
+	int nres = fz_call_core(L, "request", 3);
 	if (lua_isnil(L, base + 1)) {
 		fz_check_failure(L, base + 1, nres, "EINVAL");
 		return;
 	}
-	FZ_CHECK(nres == 5);
+	FZ_CHECK(nres == 6);
+	FZ_CHECK(lua_istable(L, base + 6));
+	FZ_CHECK(mode != 0 || lua_rawlen(L, base + 6) == 0);
 	FZ_CHECK(lua_type(L, base + 1) == LUA_TSTRING);
 	FZ_CHECK(lua_type(L, base + 2) == LUA_TSTRING && lua_tostring(L, base + 2)[0] == '/');
 	FZ_CHECK(!strchr(lua_tostring(L, base + 2), '{'));
@@ -525,7 +532,7 @@ static int run(lua_State *L)
 	nres = fz_call_core(L, "validate", 2);
 	int valid = !lua_isnil(L, value + 1);
 	if (valid) {
-		FZ_CHECK(nres == 2 && lua_toboolean(L, value + 1));
+		FZ_CHECK(nres == 3 && lua_toboolean(L, value + 1));
 		check_deprecated(L, value + 2);
 	} else {
 		fz_check_failure(L, value + 1, nres, "EINVAL");

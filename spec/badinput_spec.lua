@@ -108,8 +108,11 @@ describe("bad input to every public function", function()
     }
   end
 
-  local sim, client, finished_job
+  local sim, client, finished_job, out_dir
   setup(function()
+    out_dir = os.tmpname()
+    os.remove(out_dir)
+    assert(os.execute("mkdir " .. helper.quote(out_dir)))
     sim = helper.studio { speed = 300 }
     client = sim:client { status_interval = 0.2, backoff = 0.01, timeout = 10, on_warning = function() end }
     local job = assert(client:train_keras(sim.project_id, sim.learn_id, { trainingCycles = 2 }))
@@ -120,6 +123,7 @@ describe("bad input to every public function", function()
   teardown(function()
     client:close()
     sim:stop()
+    os.execute("rm -rf " .. helper.quote(out_dir))
   end)
 
   -- Each entry: a name and a function(args) calling the public function with them;
@@ -134,7 +138,17 @@ describe("bad input to every public function", function()
     local list = {
       { "ei.validate", function(a) return ei.validate(a[1], a[2]) end, { "SetKerasParameterRequest", {} } },
       { "ei.run", function(a) return ei.run(a[1], a[2]) end, { function() return 1 end, function() return 2 end } },
-      { "client:call", function(a) return client:call(a[1], a[2]) end, { "getImpulse", { projectId = pid } } },
+      { "client:call", function(a) return client:call(a[1], a[2], a[3]) end,
+        { "getImpulse", { projectId = pid }, { unknown_fields = "send", timeout = 5 } } },
+      { "client:call (multipart)", function(a)
+        return client:call("uploadPretrainedModel", { projectId = pid, body = {
+          modelFile = ei.file(a[1], a[2], a[3]), modelFileName = "m", modelFileType = "onnx" } })
+      end, { "/etc/hostname", "m.onnx", "application/octet-stream" } },
+      { "client:call (output)", function(a)
+        -- string values name files in a directory of their own, which teardown removes
+        local output = type(a[1]) == "string" and out_dir .. "/" .. a[1] or a[1]
+        return client:call("getImpulse", { projectId = pid }, { output = output, progress = a[2] })
+      end, { "impulse.json", function() end } },
       { "client:train_keras", function(a) return client:train_keras(a[1], a[2], a[3]) end,
         { pid, lid, { trainingCycles = 1 } } },
       { "client:job", function(a) return client:job(a[1], a[2]) end, { pid, finished_job.id } },
@@ -183,7 +197,7 @@ describe("bad input to every public function", function()
     }
     -- ei.new, one option at a time
     for _, key in ipairs { "api_key", "jwt", "jwt_cookie", "bearer", "oauth2", "host", "timeout", "retries",
-      "wait", "ca_file", "user_agent", "insecure", "on_warning", "backoff", "status_interval" } do
+      "wait", "ca_file", "user_agent", "insecure", "on_warning", "backoff", "status_interval", "unknown_fields" } do
       list[#list + 1] = { "ei.new{" .. key .. "}", function(a)
         local c, err, code = ei.new(opts { [key] = a[1] })
         if not c then return c, err, code end

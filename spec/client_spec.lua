@@ -140,6 +140,77 @@ describe("a client", function()
     client:close()
   end)
 
+  it("refuses a field newer than the bundled schema by default, with did-you-mean, sending nothing", function()
+    local client = sim:client()
+    local before = #sim:requests("/jobs/train/keras/")
+    local job, err, code = client:train_keras(sim.project_id, sim.learn_id, { trainingProcessorX = "gpu" })
+    assert.is_nil(job)
+    assert.equal("EINVAL", code)
+    assert.equal('trainingProcessorX: unknown field (did you mean "trainingProcessor"?)', err)
+    assert.equal(before, #sim:requests("/jobs/train/keras/"))
+    client:close()
+  end)
+
+  it("sends an unknown field under unknown_fields = \"send\"; the simulator accepts it as Studio does", function()
+    local warnings = {}
+    local client = sim:client { unknown_fields = "send", on_warning = function(msg) warnings[#warnings + 1] = msg end }
+    local job = assert(client:train_keras(sim.project_id, sim.learn_id,
+      { trainingProcessorX = "gpu", trainingCycles = 2, visualLayers = { { type = "dense", neurons = 4, sparsity = 0.5 } } }))
+    local sent = sim:requests("/jobs/train/keras/", "POST")
+    local body = sent[#sent].body
+    assert.equal("gpu", body.trainingProcessorX)
+    assert.equal(0.5, body.visualLayers[1].sparsity)
+    assert.equal(200, sent[#sent].status)
+    assert.same({}, warnings)
+    assert.is_true(job:wait(30))
+    job:close()
+    client:close()
+  end)
+
+  it("warns once per field path under \"warn\" (per call) and sends the field", function()
+    local warnings = {}
+    local client = sim:client { on_warning = function(msg) warnings[#warnings + 1] = msg end }
+    for _ = 1, 2 do
+      assert(client:set_keras_config(sim.project_id, sim.learn_id,
+        { trainingProcessorX = "gpu", augmentationPolicySpectrogram = { enabled = true, warpX = 1 } }, { unknown_fields = "warn" }))
+    end
+    table.sort(warnings)
+    assert.same({
+      "setKeras: field 'augmentationPolicySpectrogram.warpX' is not in the bundled schema; it is sent as given",
+      "setKeras: field 'trainingProcessorX' is not in the bundled schema (did you mean \"trainingProcessor\"?); it is sent as given",
+    }, warnings)
+    local sent = sim:requests("/training/keras/", "POST")
+    assert.equal("gpu", sent[#sent].body.trainingProcessorX)
+    assert.equal(1, sent[#sent].body.augmentationPolicySpectrogram.warpX)
+    client:close()
+  end)
+
+  it("refuses a wrong known field in every unknown_fields mode, and a per-call \"error\" overrides the client", function()
+    for _, mode in ipairs { "error", "warn", "send" } do
+      local client = sim:client { unknown_fields = mode, on_warning = function() end }
+      local job, err, code = client:train_keras(sim.project_id, sim.learn_id, { trainingProcessorX = "gpu", learningRate = "fast" })
+      assert.is_nil(job)
+      assert.equal("EINVAL", code)
+      assert.equal("learningRate: expected number, got string", err)
+      local _, err2 = client:call("setKeras", { projectId = sim.project_id, learnId = sim.learn_id, body = { trainingProcessorX = "gpu" } },
+        { unknown_fields = "error" })
+      assert.matches("unknown field", err2)
+      client:close()
+    end
+  end)
+
+  it("raises on a wrong unknown_fields value or an unknown call option", function()
+    assert.has_error(function() ei.new { unknown_fields = "maybe" } end,
+      'ei.new: option \'unknown_fields\' must be "error", "warn" or "send", not "maybe"')
+    local client = sim:client()
+    assert.has_error(function() client:call("getImpulse", { projectId = 1 }, { unknown = "send" }) end,
+      "bad argument #3 to 'call' (unknown option 'unknown')")
+    assert.has_error(function() client:train_keras(1, 2, {}, { unknown_fields = "loud" }) end)
+    assert.has_error(function() client:call("getImpulse", { projectId = 1 }, { output = 5 }) end,
+      "bad argument #3 to 'call' (option 'output' must be a string)")
+    client:close()
+  end)
+
   it("calls operations by operationId with path, query and body parameters", function()
     local client = sim:client()
     local pid = sim.project_id

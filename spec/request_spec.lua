@@ -39,6 +39,56 @@ describe("core.request", function()
     refuses("trainKerasJob", { projectId = 1, learnId = 2, body = "x" }, "body: expected object, got string")
   end)
 
+  it("refuses an unknown field by default and under \"error\", suggesting the known one", function()
+    for _, mode in ipairs { nil, "error" } do
+      local method, msg, code = core.request("trainKerasJob", { projectId = 1, learnId = 2, body = { trainingProcessorX = "gpu" } }, mode)
+      assert.is_nil(method)
+      assert.equal("EINVAL", code)
+      assert.equal('trainingProcessorX: unknown field (did you mean "trainingProcessor"?)', msg)
+    end
+  end)
+
+  it("passes unknown fields as plain JSON under \"send\" and \"warn\", at any depth, and lists their paths", function()
+    for _, mode in ipairs { "send", "warn" } do
+      local method, _, body, _, _, unknown = core.request("trainKerasJob", { projectId = 1, learnId = 2, body = {
+        trainingProcessorX = "gpu", learningRate = 0.01,
+        visualLayers = { { type = "dense", neurons = 8, futureFlag = { on = true, list = { 1, 2.5, "x" } } } },
+        augmentationPolicySpectrogram = { enabled = true, newKnob = 3 },
+      } }, mode)
+      assert.equal("POST", method)
+      assert.equal('{"augmentationPolicySpectrogram":{"enabled":true,"newKnob":3},"learningRate":0.01,'
+        .. '"trainingProcessorX":"gpu","visualLayers":[{"futureFlag":{"list":[1,2.5,"x"],"on":true},"neurons":8,"type":"dense"}]}', body)
+      assert.same({ "augmentationPolicySpectrogram.newKnob", "trainingProcessorX", "visualLayers[1].futureFlag",
+        trainingProcessorX = "trainingProcessor" }, unknown)
+    end
+  end)
+
+  it("still checks every known field when unknown fields pass", function()
+    local function message(mode, body)
+      local method, msg, code = core.request("trainKerasJob", { projectId = 1, learnId = 2, body = body }, mode)
+      assert.is_nil(method)
+      assert.equal("EINVAL", code)
+      return msg
+    end
+    for _, mode in ipairs { "warn", "send" } do
+      assert.equal("learningRate: expected number, got string", message(mode, { trainingProcessorX = "gpu", learningRate = "fast" }))
+      assert.matches('^visualLayers%[1%]%.type: "dens" is not one of', message(mode, { extra = 1, visualLayers = { { type = "dens", extra = 2 } } }))
+      assert.matches("^trainingProcessor: ", message(mode, { trainingProcessor = "tpu", x = 1 }))
+      assert.equal('body: missing required field "dspId"',
+        select(2, core.request("generateFeaturesJob", { projectId = 1, body = { dspI = 3 } }, mode)))
+      assert.equal("x: expected a JSON value, got function", message(mode, { x = function() end }))
+    end
+  end)
+
+  it("leaves unknown arguments refused in every mode", function()
+    for _, mode in ipairs { "warn", "send" } do
+      local method, msg = core.request("cancelJob", { projectId = 1, jobId = 2, forcecancel = true }, mode)
+      assert.is_nil(method)
+      assert.equal('forcecancel: unknown argument (did you mean "forceCancel"?)', msg)
+    end
+    assert.has_error(function() core.request("cancelJob", { projectId = 1, jobId = 2 }, "sometimes") end)
+  end)
+
   it("requires a required body", function()
     refuses("trainKerasJob", { projectId = 1, learnId = 2 }, "body: missing required request body")
     refuses("generateFeaturesJob", { projectId = 1 }, "body: missing required request body")

@@ -424,3 +424,25 @@ describe("other schema features", function()
     assert.matches("nested deeper than 64 levels$", err)
   end)
 end)
+
+describe("ei.validate with unknown_fields", function()
+  local ei = require "ei"
+
+  it("refuses a field the schema does not name by default, passes and lists it under warn and send", function()
+    local t = { trainingProcessorX = "gpu", augmentationPolicySpectrogram = { enabled = true, newKnob = 1 } }
+    local ok, msg, code = ei.validate(REQ, t)
+    assert.is_nil(ok)
+    assert.equal("EINVAL", code)
+    assert.equal('augmentationPolicySpectrogram.newKnob: unknown field', msg)
+    for _, mode in ipairs { "warn", "send" } do
+      local passed, unknown = ei.validate(REQ, t, { unknown_fields = mode })
+      assert.is_true(passed)
+      assert.same({ "augmentationPolicySpectrogram.newKnob", "trainingProcessorX", trainingProcessorX = "trainingProcessor" }, unknown)
+      assert.same({ nil, "learningRate: expected number, got string", "EINVAL" },
+        { ei.validate(REQ, { learningRate = "x", other = 1 }, { unknown_fields = mode }) })
+    end
+    assert.same({}, select(2, ei.validate(REQ, { learningRate = 0.1 })))
+    assert.has_error(function() ei.validate(REQ, t, { unknown_fields = "quiet" }) end)
+    assert.has_error(function() ei.validate(REQ, t, "send") end)
+  end)
+end)

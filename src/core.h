@@ -27,6 +27,7 @@ void ei_new_class(lua_State *L, const char *name, const luaL_Reg *methods, lua_C
 
 /* Each concept adds its functions to the module table on top of the stack. */
 void ei_json_open(lua_State *L);
+void ei_mime_open(lua_State *L);
 void ei_schema_open(lua_State *L);
 void ei_client_open(lua_State *L);
 void ei_socket_open(lua_State *L);

@@ -4,8 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <errno.h>
+
+#include "download.h"
 #include "http.h"
 #include "libcurl.h"
+#include "mime.h"
 
 
 #define EI_REQUEST_MT "ei.Request"
@@ -24,7 +28,10 @@ struct ei_request {
 	ei_request *next, **prev;
 	struct curl_slist *headers;
 	char *body;
+	curl_mime *mime;
 	buffer response, head;
+	ei_download download; /* file: the 2xx body goes there instead of `response` */
+	int to_file;          /* -1: not decided until the status is known, 0: memory, 1: file */
 	size_t max_body;
 	int state, too_big;
 	CURLcode result;
@@ -80,10 +87,22 @@ static int buffer_add(buffer *b, const char *data, size_t n)
 	return 0;
 }
 
+static int success(long status)
+{
+	return status >= 200 && status <= 299;
+}
+
 static size_t on_body(char *data, size_t size, size_t n, void *userp)
 {
 	ei_request *r = userp;
 	n *= size;
+	if (r->to_file < 0) { /* the first bytes of the body: the status is known */
+		long status = 0;
+		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+		r->to_file = success(status);
+	}
+	if (r->to_file)
+		return ei_download_write(&r->download, data, n);
 	if (r->response.len + n > r->max_body) {
 		r->too_big = 1;
 		return 0;
@@ -150,6 +169,9 @@ static void release(ei_request *r)
 	}
 	unlink_request(r);
 	r->client = NULL;
+	curl_mime_free(r->mime);
+	r->mime = NULL;
+	ei_download_discard(&r->download);
 	curl_slist_free_all(r->headers);
 	free(r->body);
 	free(r->response.data);
@@ -249,6 +271,7 @@ static int set_body(lua_State *L, ei_request *r, int idx)
 	size_t n = 0;
 	const char *body = lua_tolstring(L, -1, &n);
 	luaL_argcheck(L, lua_isnil(L, -1) || lua_type(L, -1) == LUA_TSTRING, 2, "body must be a string");
+	luaL_argcheck(L, !body || !r->mime, 2, "a request has a body or parts, not both");
 	if (body) {
 		r->body = malloc(n + 1);
 		if (!r->body)
@@ -259,6 +282,43 @@ static int set_body(lua_State *L, ei_request *r, int idx)
 	}
 	lua_pop(L, 1);
 	return 0;
+}
+
+/* parts = { {name=, data=} | {name=, file=, filename=, type=}, ... }: a multipart/form-data
+ * body; libcurl sets its Content-Type with the boundary. NULL, or why it cannot be sent. */
+static const char *set_parts(lua_State *L, ei_request *r, int idx, char *why, size_t whylen)
+{
+	if (lua_getfield(L, idx, "parts") == LUA_TNIL) {
+		lua_pop(L, 1);
+		return NULL;
+	}
+	r->mime = ei_mime_from_lua(L, lua_gettop(L), r->easy, why, whylen);
+	lua_pop(L, 1);
+	if (!r->mime)
+		return why;
+	curl_easy_setopt(r->easy, CURLOPT_MIMEPOST, r->mime);
+	return NULL;
+}
+
+/* output = "path": a 2xx body goes to that file (see download.h). NULL, or why not. */
+static const char *set_output(lua_State *L, ei_request *r, int idx, char *why, size_t whylen)
+{
+	r->to_file = 0;
+	if (lua_getfield(L, idx, "output") == LUA_TNIL) {
+		lua_pop(L, 1);
+		return NULL;
+	}
+	const char *path = lua_tostring(L, -1);
+	luaL_argcheck(L, path && lua_type(L, -1) == LUA_TSTRING && *path, 2, "output must be a file name");
+	if (ei_download_open(&r->download, path, r) < 0) {
+		snprintf(why, whylen, "cannot write '%s': %s", path,
+			 errno == EEXIST ? "it exists and is not a regular file" : strerror(errno));
+		lua_pop(L, 1);
+		return why;
+	}
+	lua_pop(L, 1);
+	r->to_file = -1;
+	return NULL;
 }
 
 static void start(ei_request *r, ei_client *c)
@@ -304,11 +364,20 @@ int ei_request_new(lua_State *L)
 	lua_pushvalue(L, 1);
 	lua_setiuservalue(L, -2, 1); /* the request keeps its client alive */
 	r->easy = curl_easy_init();
-	if (!r->easy || add_headers(L, r, 2) < 0 || set_body(L, r, 2) < 0) {
+	if (!r->easy || add_headers(L, r, 2) < 0) {
 		release(r);
 		return luaL_error(L, "cannot create a request: out of memory");
 	}
+	char why_io[512];
 	configure(r, c, method, url, timeout, connect_timeout);
+	if ((why = set_parts(L, r, 2, why_io, sizeof why_io)) || (why = set_output(L, r, 2, why_io, sizeof why_io))) {
+		release(r);
+		return ei_fail(L, EI_EINVAL, "%s", why);
+	}
+	if (set_body(L, r, 2) < 0) {
+		release(r);
+		return luaL_error(L, "cannot create a request: out of memory");
+	}
 	r->state = REQ_RUNNING;
 	start(r, c);
 	return 1;
@@ -353,7 +422,10 @@ static void push_headers(lua_State *L, const buffer *head)
 	}
 }
 
-/* status, body, headers | nil, message, code */
+static int push_download(lua_State *L, ei_request *r);
+
+/* status, body, headers | nil, message, code; with output, a 2xx body is
+ * { path =, size =, sha256 = } */
 static int request_result(lua_State *L)
 {
 	ei_request *r = check_request(L);
@@ -367,10 +439,53 @@ static int request_result(lua_State *L)
 		return ei_fail(L, code_of(r->result), "%s", r->errbuf[0] ? r->errbuf : curl_easy_strerror(r->result));
 	long status = 0;
 	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+	if (r->to_file == 1 && r->download.error)
+		return ei_fail(L, EI_EINVAL, "cannot write '%s': %s", r->download.path, strerror(r->download.error));
 	lua_pushinteger(L, status);
-	lua_pushlstring(L, r->response.data ? r->response.data : "", r->response.len);
+	if (r->download.path && success(status)) {
+		if (push_download(L, r) < 0)
+			return ei_fail(L, EI_EINVAL, "cannot write '%s': %s", r->download.path, strerror(errno));
+	} else {
+		ei_download_discard(&r->download);
+		lua_pushlstring(L, r->response.data ? r->response.data : "", r->response.len);
+	}
 	push_headers(L, &r->head);
 	return 3;
+}
+
+/* The file a 2xx body went to, now under its own name: { path =, size =, sha256 = }. */
+static int push_download(lua_State *L, ei_request *r)
+{
+	lua_createtable(L, 0, 3);
+	lua_pushstring(L, r->download.path);
+	lua_setfield(L, -2, "path");
+	lua_pushinteger(L, (lua_Integer)r->download.size);
+	lua_setfield(L, -2, "size");
+	if (ei_download_commit(&r->download) < 0) {
+		lua_pop(L, 1);
+		return -1;
+	}
+	lua_pushstring(L, r->download.sha256);
+	lua_setfield(L, -2, "sha256");
+	return 0;
+}
+
+/* Bytes received, expected (nil: unknown), sent and to send (nil: unknown) so far. */
+static int request_progress(lua_State *L)
+{
+	ei_request *r = check_request(L);
+	static const CURLINFO infos[] = {
+		CURLINFO_SIZE_DOWNLOAD_T, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T,
+		CURLINFO_SIZE_UPLOAD_T, CURLINFO_CONTENT_LENGTH_UPLOAD_T,
+	};
+	for (int i = 0; i < 4; i++) {
+		curl_off_t v = -1;
+		if (!r->easy || curl_easy_getinfo(r->easy, infos[i], &v) != CURLE_OK || v < 0)
+			lua_pushnil(L);
+		else
+			lua_pushinteger(L, (lua_Integer)v);
+	}
+	return 4;
 }
 
 static int request_close(lua_State *L)
@@ -392,7 +507,8 @@ static int request_tostring(lua_State *L)
 void ei_http_open(lua_State *L)
 {
 	static const luaL_Reg methods[] = {
-		{ "done", request_done }, { "result", request_result }, { "close", request_close }, { NULL, NULL },
+		{ "done", request_done },   { "result", request_result },     { "close", request_close },
+		{ "progress", request_progress }, { NULL, NULL },
 	};
 	ei_new_class(L, EI_REQUEST_MT, methods, request_close, request_tostring);
 }

@@ -534,6 +534,7 @@ int ei_json_encode(lua_State *L, int idx, unsigned schema, const char *root)
 	o.root = root;
 	o.out = &b;
 	o.deprecated_slot = 0;
+	o.unknown_slot = 0;
 	idx = lua_absindex(L, idx);
 	ei_buf_init(&b, L);
 	if (ei_schema_walk(L, idx, schema, &o) != 0) {

@@ -26,7 +26,9 @@
 	X(curl_free) X(curl_slist_append) X(curl_slist_free_all)                                                   \
 	X(curl_url) X(curl_url_cleanup) X(curl_url_set) X(curl_url_get)                                            \
 	X(curl_multi_init) X(curl_multi_cleanup) X(curl_multi_setopt) X(curl_multi_add_handle)                     \
-	X(curl_multi_remove_handle) X(curl_multi_socket_action) X(curl_multi_info_read)
+	X(curl_multi_remove_handle) X(curl_multi_socket_action) X(curl_multi_info_read)                            \
+	X(curl_mime_init) X(curl_mime_free) X(curl_mime_addpart) X(curl_mime_name) X(curl_mime_data)               \
+	X(curl_mime_filedata) X(curl_mime_filename) X(curl_mime_type)
 
 static struct {
 #define LIBCURL_FIELD(name) __typeof__(name) *name;
@@ -128,6 +130,38 @@ CURLMcode curl_multi_socket_action(CURLM *m, curl_socket_t fd, int mask, int *ru
 CURLMsg *curl_multi_info_read(CURLM *m, int *left)
 {
 	return libcurl.curl_multi_info_read(m, left);
+}
+curl_mime *curl_mime_init(CURL *e)
+{
+	return libcurl.curl_mime_init(e);
+}
+void curl_mime_free(curl_mime *m)
+{
+	libcurl.curl_mime_free(m);
+}
+curl_mimepart *curl_mime_addpart(curl_mime *m)
+{
+	return libcurl.curl_mime_addpart(m);
+}
+CURLcode curl_mime_name(curl_mimepart *p, const char *name)
+{
+	return libcurl.curl_mime_name(p, name);
+}
+CURLcode curl_mime_data(curl_mimepart *p, const char *data, size_t n)
+{
+	return libcurl.curl_mime_data(p, data, n);
+}
+CURLcode curl_mime_filedata(curl_mimepart *p, const char *path)
+{
+	return libcurl.curl_mime_filedata(p, path);
+}
+CURLcode curl_mime_filename(curl_mimepart *p, const char *name)
+{
+	return libcurl.curl_mime_filename(p, name);
+}
+CURLcode curl_mime_type(curl_mimepart *p, const char *type)
+{
+	return libcurl.curl_mime_type(p, type);
 }
 
 /* The option number says the type of its argument (CURLOPTTYPE_*), as libcurl

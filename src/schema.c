@@ -9,6 +9,7 @@
 
 #include "core.h"
 #include "json.h"
+#include "mime.h"
 #include "schema.h"
 
 #define MAX_DEPTH 64       /* nested tables */
@@ -304,8 +305,9 @@ struct walk {
 	struct ei_walk_opts *o;
 	struct ei_buf *out;  /* NULL while validating only or probing a union branch */
 	int collect;         /* record deprecated fields */
+	int pass_unknown;    /* unknown fields of closed objects pass (recorded), else fail */
 	int depth;
-	const void *array_mt, *object_mt;
+	const void *array_mt, *object_mt, *file_mt;
 	struct key_hit keys[KEY_CACHE];
 	struct seg path[MAX_DEPTH + 1];
 };
@@ -469,10 +471,11 @@ static void out_c(struct walk *w, char c)
 		ei_buf_putc(w->out, c);
 }
 
-static void note_deprecated(struct walk *w)
+/* Append the path of the current field to the list in the stack slot; with a hint,
+ * also list[path] = hint. */
+static void note_path(struct walk *w, int slot, const char *hint)
 {
 	lua_State *L = w->L;
-	int slot = w->o->deprecated_slot;
 	char buf[EI_ERRLEN];
 	struct sb b = { buf, 0, sizeof buf };
 	if (!w->collect || !lua_checkstack(L, 2))
@@ -485,6 +488,16 @@ static void note_deprecated(struct walk *w)
 	}
 	lua_pushlstring(L, buf, b.n);
 	lua_rawseti(L, slot, (lua_Integer)lua_rawlen(L, slot) + 1);
+	if (hint) {
+		lua_pushlstring(L, buf, b.n);
+		lua_pushstring(L, hint);
+		lua_rawset(L, slot);
+	}
+}
+
+static void note_deprecated(struct walk *w)
+{
+	note_path(w, w->o->deprecated_slot, NULL);
 }
 
 static int check_limits(struct walk *w, const struct ei_schema *s, double v, const char *what)
@@ -575,6 +588,8 @@ static int enum_error(struct walk *w, const struct ei_schema *s, const char *str
 static int walk_string(struct walk *w, int idx, int t, const struct ei_schema *s)
 {
 	size_t len;
+	if (t == LUA_TTABLE && (s->flags & EI_S_BINARY) && !w->out && has_mt(w->L, idx, w->file_mt))
+		return 0; /* a file (core.file) where a multipart body wants binary data */
 	if (t != LUA_TSTRING)
 		return type_error(w, idx, s);
 	const char *str = lua_tolstring(w->L, idx, &len);
@@ -764,6 +779,8 @@ struct entry {
 /* entry.flags: a property of the schema, whose name needs no escaping (the generator
  * checks), besides the EI_P_* flags of the property */
 #define KNOWN 0x80
+/* entry.flags: a key the closed object does not name, passed through as plain JSON */
+#define UNKNOWN 0x40
 
 /* Copy a short string: whole words and two overlapping ends. A plain memcpy of a
  * length the compiler knows is below 256 becomes `rep movsq`, whose start-up costs
@@ -895,6 +912,10 @@ static int collect(struct walk *w, int idx, const struct ei_schema *s, struct en
 			e->schema = s->extra;
 			e->flags = 0;
 			e->rank = EI_NONE;
+			if (e->schema == EI_NONE && w->pass_unknown) {
+				e->schema = EI_SCHEMA_ANY;
+				e->flags = UNKNOWN;
+			}
 		}
 	}
 	return 0;
@@ -909,6 +930,14 @@ static int unknown_field(struct walk *w, const struct ei_schema *s, const struct
 	if (i >= 0)
 		sb_printf(&b, " (did you mean \"%s\"?)", POOL(props[i].name));
 	return -1;
+}
+
+/* A field passed through: its path, and the property it may have meant. */
+static void note_unknown(struct walk *w, const struct ei_schema *s, const struct entry *e)
+{
+	const struct ei_prop *props = &ei_spec.props[s->first];
+	int i = suggest(e->key, e->len, props, s->count, sizeof *props);
+	note_path(w, w->o->unknown_slot, i >= 0 ? POOL(props[i].name) : NULL);
 }
 
 static int walk_entries(struct walk *w, const struct ei_schema *s, const struct entries *E)
@@ -927,6 +956,8 @@ static int walk_entries(struct walk *w, const struct ei_schema *s, const struct 
 		}
 		if (e->flags & EI_P_DEPRECATED)
 			note_deprecated(w);
+		if (e->flags & UNKNOWN)
+			note_unknown(w, s, e);
 		if (w->out)
 			write_key(w->out, e, i > 0);
 		if (walk_value(w, e->slot, e->schema))
@@ -1124,10 +1155,13 @@ static int walk_union(struct walk *w, int idx, int t, const struct ei_schema *s)
 	if (s->extra != EI_NONE && (pick = discriminated(w, idx, s)) == -2)
 		return -1;
 	if (pick < 0) {
+		/* Probed strictly: a branch that names every field wins over one that would
+		 * only take the value with unknown fields passed through. */
 		struct ei_buf *out = w->out;
-		int collect = w->collect;
+		int collect = w->collect, pass_unknown = w->pass_unknown;
 		w->out = NULL;
 		w->collect = 0;
+		w->pass_unknown = 0;
 		for (unsigned i = 0; i < s->count && pick < 0; i++) {
 			if (walk_value(w, idx, br[i].schema) == 0)
 				pick = (int)i;
@@ -1135,6 +1169,7 @@ static int walk_union(struct walk *w, int idx, int t, const struct ei_schema *s)
 		}
 		w->out = out;
 		w->collect = collect;
+		w->pass_unknown = pass_unknown;
 	}
 	if (pick < 0) {
 		/* no branch takes the value: explain with the branch closest to it */
@@ -1214,6 +1249,7 @@ int ei_schema_walk(lua_State *L, int idx, unsigned schema, struct ei_walk_opts *
 	w.o = opts;
 	w.out = opts->out;
 	w.collect = opts->deprecated_slot != 0;
+	w.pass_unknown = opts->unknown_slot != 0;
 	w.depth = 0;
 	w.path[0].key = NULL;
 	w.path[0].table = NULL;
@@ -1223,6 +1259,9 @@ int ei_schema_walk(lua_State *L, int idx, unsigned schema, struct ei_walk_opts *
 	if (!lua_checkstack(L, 8))
 		return fail(&w, "out of stack space");
 	ei_json_markers(L, &w.array_mt, &w.object_mt);
+	luaL_getmetatable(L, EI_FILE_MT);
+	w.file_mt = lua_topointer(L, -1);
+	lua_pop(L, 1);
 	int top = lua_gettop(L);
 	int rc = walk_value(&w, idx, schema);
 	lua_settop(L, top);
@@ -1234,7 +1273,7 @@ int ei_schema_walk(lua_State *L, int idx, unsigned schema, struct ei_walk_opts *
 struct request {
 	lua_State *L;
 	const struct ei_op *op;
-	struct ei_walk_opts o;  /* args at 2, deprecated paths at 3 */
+	struct ei_walk_opts o;  /* args at 2, deprecated paths at 3, unknown fields at 4 */
 };
 
 static int request_fail(struct request *r, const char *fmt, ...)
@@ -1455,13 +1494,19 @@ static int build_body(struct request *r)
 	return 0;
 }
 
-/* core.request(operation_id, args) -> method, path_and_query, body, content_type,
- * deprecated | nil, message, "EINVAL" */
+/* Values of core.request's third argument: what to do with fields the schemas do not name. */
+static const char *const unknown_modes[] = { "error", "warn", "send", NULL };
+
+/* core.request(operation_id, args[, unknown_fields]) -> method, path_and_query, body,
+ * content_type, deprecated, unknown | nil, message, "EINVAL"
+ * unknown_fields: "error" (default) refuses fields the schemas do not name; "warn" and
+ * "send" pass them through as plain JSON and list their paths in `unknown`. */
 static int l_request(lua_State *L)
 {
 	size_t n;
 	const char *id = luaL_checklstring(L, 1, &n);
-	struct request r = { L, find_op(id, n), { .deprecated_slot = 3 } };
+	int pass = luaL_checkoption(L, 3, "error", unknown_modes) != 0;
+	struct request r = { L, find_op(id, n), { .deprecated_slot = 3, .unknown_slot = pass ? 4 : 0 } };
 	if (!r.op)
 		return ei_schema_name_error(L, 1, "operation", id, 1);
 	if (lua_isnoneornil(L, 2)) {
@@ -1471,6 +1516,7 @@ static int l_request(lua_State *L)
 	luaL_checktype(L, 2, LUA_TTABLE);
 	lua_settop(L, 2);
 	lua_newtable(L);
+	lua_newtable(L);
 	struct ei_buf path;
 	ei_buf_init(&path, L);
 	if (check_args(&r) || build_path(&r, &path) || build_query(&r, &path))
@@ -1479,9 +1525,10 @@ static int l_request(lua_State *L)
 	if (build_body(&r))
 		return ei_fail(L, EI_EINVAL, "%s", r.o.err);
 	lua_pushstring(L, method_names[r.op->method]);
-	lua_insert(L, 4);
+	lua_insert(L, 5);
 	lua_pushvalue(L, 3);
-	return 5;
+	lua_pushvalue(L, 4);
+	return 6;
 }
 
 static void push_params(lua_State *L, const struct ei_op *op, int in_path)
@@ -1560,7 +1607,8 @@ static int l_operations(lua_State *L)
 	return 1;
 }
 
-/* core.validate(schema_name, value) -> true, deprecated_paths | nil, message, "EINVAL" */
+/* core.validate(schema_name, value[, unknown_fields]) -> true, deprecated_paths, unknown
+ * | nil, message, "EINVAL" (unknown_fields as for core.request) */
 static int l_validate(lua_State *L)
 {
 	size_t n;
@@ -1569,14 +1617,16 @@ static int l_validate(lua_State *L)
 	if (schema < 0)
 		return ei_schema_name_error(L, 1, "schema", name, 0);
 	luaL_checkany(L, 2);
+	int pass = luaL_checkoption(L, 3, "error", unknown_modes) != 0;
 	lua_settop(L, 2);
 	lua_newtable(L);
-	struct ei_walk_opts o = { .root = name, .deprecated_slot = 3 };
+	lua_newtable(L);
+	struct ei_walk_opts o = { .root = name, .deprecated_slot = 3, .unknown_slot = pass ? 4 : 0 };
 	if (ei_schema_walk(L, 2, (unsigned)schema, &o))
 		return ei_fail(L, EI_EINVAL, "%s", o.err);
 	lua_pushboolean(L, 1);
 	lua_insert(L, 3);
-	return 2;
+	return 3;
 }
 
 void ei_schema_open(lua_State *L)

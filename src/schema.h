@@ -92,6 +92,8 @@ struct ei_walk_opts {
 	const char *root;     /* how messages name the value itself ("body", a schema name) */
 	struct ei_buf *out;   /* NULL: validate only */
 	int deprecated_slot;  /* stack slot holding nil or the table of deprecated paths; 0: none */
+	int unknown_slot;     /* stack slot of the table listing fields that closed objects do not
+	                       * name, which then pass through as plain JSON; 0: they are errors */
 	char err[EI_ERRLEN];  /* "path: reason" on failure */
 };
 

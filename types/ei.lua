@@ -39,6 +39,31 @@
 ---@field on_warning? fun(message: string)
 ---@field backoff? number
 ---@field status_interval? number
+---What a request does with a body field the bundled schema does not name (see `ei.new`):
+---"error" (default: EINVAL with did-you-mean) | "warn" (send, on_warning once per path) | "send".
+---@field unknown_fields? ei.UnknownFields
+
+---@alias ei.UnknownFields "error"|"warn"|"send"
+
+---Options of one call (`Client:call` and the helpers that take `opts`).
+---@class ei.CallOptions
+---@field unknown_fields? ei.UnknownFields
+---@field output? string a file for a 2xx response, streamed, renamed into place when complete
+---@field progress? fun(done: integer, total: integer|nil)
+---@field timeout? number seconds for the whole transfer
+
+---What a call with `output` returns.
+---@class ei.SavedResponse
+---@field path string
+---@field size integer
+---@field sha256 string
+---@field content_type string|nil
+
+---A file for a binary field of a multipart body (`ei.file`).
+---@class ei.File
+---@field path string
+---@field filename? string
+---@field type? string
 
 ---@class ei.Job: ei.Pollable
 ---@field id integer
@@ -69,24 +94,29 @@ local Client = {}
 ---@param project_id integer
 ---@param learn_id integer
 ---@param params table
+---@param opts? ei.CallOptions
 ---@return ei.Job|nil, string?, ei.Code?
-function Client:train_keras(project_id, learn_id, params) end
+function Client:train_keras(project_id, learn_id, params, opts) end
 ---@return ei.Job
 function Client:job(project_id, job_id) end
 ---@param operation_id string
 ---@param args? table
----@return any, string?, ei.Code?
-function Client:call(operation_id, args) end
+---@param opts? ei.CallOptions
+---@return any|ei.SavedResponse, string?, ei.Code?
+function Client:call(operation_id, args, opts) end
 ---@return table|nil, string?, ei.Code?
 function Client:impulse(project_id) end
 ---@return table|nil, string?, ei.Code?
 function Client:keras_config(project_id, learn_id) end
 ---@return table|nil, string?, ei.Code?
-function Client:set_keras_config(project_id, learn_id, params) end
+---@param opts? ei.CallOptions
+function Client:set_keras_config(project_id, learn_id, params, opts) end
 ---@return table|nil, string?, ei.Code?
 function Client:keras_metadata(project_id, learn_id) end
 ---@return ei.Job|nil, string?, ei.Code?
-function Client:generate_features(project_id, dsp_id, opts) end
+---@param fields? table
+---@param opts? ei.CallOptions
+function Client:generate_features(project_id, dsp_id, fields, opts) end
 ---@return string|nil, string?, ei.Code?
 function Client:socket_token(project_id) end
 function Client:close() end
@@ -99,8 +129,14 @@ local ei = {}
 ---@param opts? ei.Options
 ---@return ei.Client|nil, string?, ei.Code?
 function ei.new(opts) end
----@return true|nil, string?, ei.Code?
-function ei.validate(schema_name, t) end
+---@param opts? { unknown_fields?: ei.UnknownFields }
+---@return true|nil, string[]|string|nil, ei.Code?
+function ei.validate(schema_name, t, opts) end
+---@param path string
+---@param filename? string
+---@param content_type? string
+---@return ei.File
+function ei.file(path, filename, content_type) end
 ---@return any ...
 function ei.run(...) end
 

@@ -15,17 +15,24 @@ local function transient_status(status)
   return status == 429 or (status >= 500 and status <= 599)
 end
 
+-- What a request does with a field the bundled schema does not name: refuse it
+-- (EINVAL, with a did-you-mean), warn once per field path and send it, or send it.
+local UNKNOWN_FIELDS = { error = true, warn = true, send = true }
+
 local function check_options(opts)
   local known = {
     api_key = "string", jwt = "string", jwt_cookie = "string", bearer = "string", oauth2 = "table",
     host = "string", timeout = "number", retries = "number", wait = "function", ca_file = "string",
     user_agent = "string", insecure = "boolean", on_warning = "function", backoff = "number",
-    status_interval = "number",
+    status_interval = "number", unknown_fields = "string",
   }
   for k, v in pairs(opts) do
     local want = known[k]
     if not want then error(("ei.new: unknown option '%s'"):format(tostring(k)), 3) end
     if type(v) ~= want then error(("ei.new: option '%s' must be a %s"):format(k, want), 3) end
+  end
+  if opts.unknown_fields and not UNKNOWN_FIELDS[opts.unknown_fields] then
+    error(("ei.new: option 'unknown_fields' must be \"error\", \"warn\" or \"send\", not %q"):format(opts.unknown_fields), 3)
   end
   if opts.oauth2 and (type(opts.oauth2.client_id) ~= "string" or type(opts.oauth2.client_secret) ~= "string") then
     error("ei.new: oauth2 needs client_id and client_secret strings", 3)
@@ -56,6 +63,7 @@ function Client.new(opts)
     retries = opts.retries or 3,
     backoff = opts.backoff or 0.5,
     status_interval = opts.status_interval,
+    unknown_fields = opts.unknown_fields or "error",
     waiter = opts.wait,
     on_warning = opts.on_warning or function(msg) io.stderr:write("ei: warning: ", msg, "\n") end,
     warned = {},
@@ -357,18 +365,40 @@ local function take_slot(self)
   return setmetatable({ client = self }, Slot)
 end
 
--- One HTTP exchange: status, body, headers | nil, msg, code.
-local function exchange(self, method, path, body, content_type)
+-- What `ready()` of an exchange checks: whether the request is done and, when the
+-- call asked for progress, how far the transfer got (called from Lua between steps,
+-- never from inside libcurl; once per change).
+local function transfer_done(req, transfer)
+  local report = transfer and transfer.progress
+  if not report then return function() return req:done() end end
+  local last
+  return function()
+    local done = req:done()
+    local now, total, sent, to_send = req:progress()
+    if transfer.parts and not transfer.output then now, total = sent, to_send end
+    if now and now ~= last then
+      last = now
+      report(now, total)
+    end
+    return done
+  end
+end
+
+-- One HTTP exchange: status, body, headers | nil, msg, code. `transfer` (optional)
+-- carries a call's multipart parts, output file, progress function and timeout.
+local function exchange(self, method, path, body, content_type, transfer)
   local slot <close> = take_slot(self)
   if not slot then return nil, "the client was closed", "ECLOSED" end
   local headers = { "Accept: application/json" }
   if body then headers[#headers + 1] = "Content-Type: " .. (content_type or "application/json") end
   auth_headers(self, headers)
   local req, err, code = self.core:request {
-    method = method, url = self.host .. "/v1" .. path, headers = headers, body = body, timeout = self.request_timeout,
+    method = method, url = self.host .. "/v1" .. path, headers = headers, body = body,
+    timeout = transfer and transfer.timeout or self.request_timeout,
+    parts = transfer and transfer.parts, output = transfer and transfer.output,
   }
   if not req then return nil, err, code end
-  local _, closed = self:wait_until(function() return req:done() end)
+  local _, closed = self:wait_until(transfer_done(req, transfer))
   if closed then return nil, "the client was closed", closed end
   local status, rbody, rheaders = req:result()
   req:close()
@@ -396,6 +426,10 @@ end
 
 -- Turn a finished exchange into a decoded body or nil, msg, code.
 local function interpret(self, method, path, status, body, headers)
+  if type(body) == "table" then -- a 2xx written to a file: { path, size, sha256 }
+    body.content_type = headers and headers["content-type"]
+    return body
+  end
   local text = error_text(body)
   if status == 401 or status == 403 then
     return self:fail(("%s %s: not authorized (HTTP %d)%s"):format(method, path, status, text and (": " .. text) or ""), "EAUTH", status)
@@ -434,9 +468,11 @@ local IDEMPOTENT = { GET = true, HEAD = true, PUT = true, DELETE = true, OPTIONS
 --- One REST call with the client's retry policy.
 -- Retries connect failures, 429 (after Retry-After) and 5xx with exponential
 -- backoff and jitter; never other 4xx. Timeouts are retried only for
--- idempotent methods, since a POST may have been carried out.
+-- idempotent methods, since a POST may have been carried out. `transfer`
+-- (optional, from `Client:call`): { parts =, output =, progress =, timeout = };
+-- each attempt is a new request, so parts are read and the output written afresh.
 -- @local
-function Client:rest(method, path, body, content_type, no_oauth)
+function Client:rest(method, path, body, content_type, no_oauth, transfer)
   if not no_oauth then
     local ok, err, code = ensure_oauth_token(self)
     if not ok then return nil, err, code end
@@ -444,7 +480,7 @@ function Client:rest(method, path, body, content_type, no_oauth)
   local refreshed = false
   local attempt = 0
   while true do
-    local status, rbody, headers = exchange(self, method, path, body, content_type)
+    local status, rbody, headers = exchange(self, method, path, body, content_type, transfer)
     local retry, delay
     if not status then
       local msg, code = rbody, headers
@@ -477,22 +513,129 @@ local function warn_deprecated(self, op, deprecated)
   end
 end
 
+-- Warn once per field path about fields the bundled schema does not name.
+local function warn_unknown(self, op, unknown)
+  for _, path in ipairs(unknown) do
+    local key = op .. ":unknown:" .. path
+    if not self.warned[key] then
+      self.warned[key] = true
+      local hint = unknown[path] and (' (did you mean "%s"?)'):format(unknown[path]) or ""
+      self.on_warning(("%s: field '%s' is not in the bundled schema%s; it is sent as given"):format(op, path, hint))
+    end
+  end
+end
+
+local FILE_MT = getmetatable(core.file(""))
+
+-- A multipart field's value as the text of a part (arrays are split before).
+local function part_text(v)
+  if type(v) == "string" then return v end
+  if math.type(v) == "integer" then return ("%d"):format(v) end
+  if type(v) == "number" then return ("%.17g"):format(v) end
+  if type(v) == "boolean" then return tostring(v) end
+  return core.encode(v) -- an object (or ei.null) travels as JSON text
+end
+
+local function add_part(parts, name, v)
+  if getmetatable(v) == FILE_MT then
+    parts[#parts + 1] = { name = name, file = v.path, filename = v.filename, type = v.type }
+  else
+    parts[#parts + 1] = { name = name, data = part_text(v) }
+  end
+end
+
+-- The parts of a validated multipart body, in name order: one per field, one per
+-- element of an array field; files (ei.file) are read from disk as they are sent.
+local function multipart_parts(body)
+  local names = {}
+  for name in pairs(body) do names[#names + 1] = name end
+  table.sort(names)
+  local parts = {}
+  for _, name in ipairs(names) do
+    local v = body[name]
+    if type(v) == "table" and getmetatable(v) ~= FILE_MT and (#v > 0 or next(v) == nil) then
+      for _, item in ipairs(v) do add_part(parts, name, item) end
+    else
+      add_part(parts, name, v)
+    end
+  end
+  return parts
+end
+
+local CALL_OPTIONS = { unknown_fields = "string", output = "string", progress = "function", timeout = "number" }
+
+-- Check the options of a call (misuse raises): fname and the argument number name it.
+local function check_call_options(opts, fname, n)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then error(("bad argument #%d to '%s' (table expected, got %s)"):format(n, fname, type(opts)), 3) end
+  for k, v in pairs(opts) do
+    local want = CALL_OPTIONS[k]
+    if not want then error(("bad argument #%d to '%s' (unknown option '%s')"):format(n, fname, tostring(k)), 3) end
+    if type(v) ~= want then error(("bad argument #%d to '%s' (option '%s' must be a %s)"):format(n, fname, k, want), 3) end
+  end
+  if opts.unknown_fields and not UNKNOWN_FIELDS[opts.unknown_fields] then
+    error(("bad argument #%d to '%s' (unknown_fields must be \"error\", \"warn\" or \"send\")"):format(n, fname), 3)
+  end
+  return opts
+end
+
+-- Studio may answer HTTP 200 with {"success":false}: a small JSON answer written to a
+-- file is read back, so that such an error never poses as the result.
+local function check_saved_answer(self, op, res)
+  if not (res.content_type or ""):find("json", 1, true) or res.size > 65536 then return res end
+  local f = io.open(res.path, "rb")
+  local decoded = f and core.decode(f:read("a"))
+  if f then f:close() end
+  if type(decoded) == "table" and decoded.success == false then
+    os.remove(res.path)
+    return self:fail(("%s: %s"):format(op, tostring(decoded.error or "the request failed")), "EAPI")
+  end
+  return res
+end
+
 --- Call any operation of the Studio API by its operationId.
 -- `args` holds the path and query parameters by their names in the API
--- document, and `body` (validated against the operation's schema).
+-- document, and `body` (validated against the operation's schema). A
+-- multipart/form-data body is a table too: its fields become form fields (an
+-- array field one part per element), and a binary field takes `ei.file(path)`
+-- to stream that file from disk (or a string of bytes).
 -- @tparam string operation_id e.g. "getJobStatus"
 -- @tparam[opt] table args
--- @treturn table the decoded response
--- @return nil, message, code on failure
+-- @tparam[opt] table opts
+--  `unknown_fields` ("error" | "warn" | "send"; default: the client's option, see `ei.new`);
+--  `output` (a file name: a 2xx response goes there, streamed, never held in memory;
+--  written under a temporary name beside it and renamed when complete, so a failed or
+--  interrupted call leaves no file; a retried transfer starts the file afresh);
+--  `progress` (`function(done, total)`: bytes received, or sent for a multipart upload
+--  without `output`; total is nil when unknown; called between steps, once per change);
+--  `timeout` (seconds for the whole transfer; default: the client's `timeout`).
+-- @treturn table the decoded response; with `output`: `{ path =, size =, sha256 =,
+-- content_type = }` (size in bytes, sha256 in lowercase hex)
+-- @return nil, message, code on failure (`EINVAL` names the field, argument or file)
 -- @usage local res = client:call("getJobsLogs", { projectId = 1, jobId = 2, limit = 10 })
-function Client:call(operation_id, args)
+-- @usage local file = assert(client:call("downloadJobsLogs", { projectId = 1, jobId = 2 },
+--   { output = "job.log", progress = function(done, total) io.write(done, "/", total or "?", "\r") end }))
+-- @usage assert(client:call("uploadPretrainedModel", { projectId = 1, body = {
+--   modelFile = ei.file("model.tflite"), modelFileName = "model.tflite", modelFileType = "tflite" } }))
+function Client:call(operation_id, args, opts)
   check_open(self)
   if type(operation_id) ~= "string" then error("bad argument #1 to 'call' (string expected)", 2) end
   if args ~= nil and type(args) ~= "table" then error("bad argument #2 to 'call' (table expected)", 2) end
-  local method, path, body, content_type, deprecated = core.request(operation_id, args or {})
+  opts = check_call_options(opts, "call", 3)
+  local mode = opts.unknown_fields or self.unknown_fields
+  local method, path, body, content_type, deprecated, unknown = core.request(operation_id, args or {}, mode)
   if not method then return nil, path, body end
   warn_deprecated(self, operation_id, deprecated)
-  return self:rest(method, path, body, content_type)
+  if mode == "warn" then warn_unknown(self, operation_id, unknown) end
+  local transfer = { output = opts.output, progress = opts.progress, timeout = opts.timeout }
+  if type(body) == "table" then -- multipart/form-data
+    transfer.parts, body, content_type = multipart_parts(body), nil, nil
+  end
+  local res, err, code = self:rest(method, path, body, content_type, nil, transfer)
+  if res and opts.output then
+    return check_saved_answer(self, operation_id, res)
+  end
+  return res, err, code
 end
 
 local function check_id(value, n, fname)
@@ -505,15 +648,17 @@ end
 -- @tparam integer project_id
 -- @tparam integer learn_id
 -- @tparam table params a `SetKerasParameterRequest` table (keys as in the API document)
+-- @tparam[opt] table opts options of `Client:call` (e.g. `unknown_fields = "send"`)
 -- @treturn ei.Job the job
 -- @return nil, message, code on failure (`EINVAL` names the field)
 -- @usage local job = assert(client:train_keras(pid, lid, { trainingCycles = 30, learningRate = 0.005 }))
-function Client:train_keras(project_id, learn_id, params)
+function Client:train_keras(project_id, learn_id, params, opts)
   check_open(self)
   check_id(project_id, 1, "train_keras")
   check_id(learn_id, 2, "train_keras")
   if params ~= nil and type(params) ~= "table" then error("bad argument #3 to 'train_keras' (table expected)", 2) end
-  local res, err, code = self:call("trainKerasJob", { projectId = project_id, learnId = learn_id, body = params or {} })
+  check_call_options(opts, "train_keras", 4)
+  local res, err, code = self:call("trainKerasJob", { projectId = project_id, learnId = learn_id, body = params or {} }, opts)
   if not res then return nil, err, code end
   if math.type(res.id) ~= "integer" then return self:fail("trainKerasJob: no job id in the response", "EPROTO") end
   return require("ei.job").new(self, project_id, res.id, true)
@@ -549,9 +694,10 @@ end
 -- @tparam integer project_id
 -- @tparam integer learn_id
 -- @tparam table params a `SetKerasParameterRequest` table
+-- @tparam[opt] table opts options of `Client:call` (e.g. `unknown_fields = "send"`)
 -- @treturn table
-function Client:set_keras_config(project_id, learn_id, params)
-  return self:call("setKeras", { projectId = project_id, learnId = learn_id, body = params })
+function Client:set_keras_config(project_id, learn_id, params, opts)
+  return self:call("setKeras", { projectId = project_id, learnId = learn_id, body = params }, opts)
 end
 
 --- Metadata of the last training of a learn block (`getKerasMetadata`).
@@ -565,16 +711,18 @@ end
 --- Start generating features for a DSP block (`generateFeaturesJob`).
 -- @tparam integer project_id
 -- @tparam integer dsp_id
--- @tparam[opt] table opts more fields of the request body (`dspId` is set from dsp_id)
+-- @tparam[opt] table fields more fields of the request body (`dspId` is set from dsp_id)
+-- @tparam[opt] table opts options of `Client:call` (e.g. `unknown_fields = "send"`)
 -- @treturn ei.Job
-function Client:generate_features(project_id, dsp_id, opts)
+function Client:generate_features(project_id, dsp_id, fields, opts)
   check_open(self)
   check_id(project_id, 1, "generate_features")
   check_id(dsp_id, 2, "generate_features")
-  if opts ~= nil and type(opts) ~= "table" then error("bad argument #3 to 'generate_features' (table expected)", 2) end
+  if fields ~= nil and type(fields) ~= "table" then error("bad argument #3 to 'generate_features' (table expected)", 2) end
+  check_call_options(opts, "generate_features", 4)
   local body = { dspId = dsp_id }
-  for k, v in pairs(opts or {}) do body[k] = v end
-  local res, err, code = self:call("generateFeaturesJob", { projectId = project_id, body = body })
+  for k, v in pairs(fields or {}) do body[k] = v end
+  local res, err, code = self:call("generateFeaturesJob", { projectId = project_id, body = body }, opts)
   if not res then return nil, err, code end
   if math.type(res.id) ~= "integer" then return self:fail("generateFeaturesJob: no job id in the response", "EPROTO") end
   return require("ei.job").new(self, project_id, res.id, true)

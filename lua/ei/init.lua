@@ -37,25 +37,55 @@ setmetatable(ei.wait, {
 --  `api_key` (default `EI_API_KEY`), or `jwt`, `jwt_cookie`, `bearer`,
 --  `oauth2 = { client_id =, client_secret = }`;
 --  `host` (default `EI_HOST` or https://studio.edgeimpulse.com);
---  `timeout` (seconds per HTTP request, 30); `retries` (3);
+--  `timeout` (seconds per HTTP request, 30); `retries` (3); `backoff` (seconds, 0.5:
+--  the first retry waits about this long, each next one twice as long, at most 30 s);
+--  `status_interval` (seconds a followed job may stay silent before its status is checked, 5);
 --  `wait` (a waiter; default: chosen per call); `ca_file`; `user_agent`;
---  `insecure` (allow plain http to any host); `on_warning` (function(message)).
+--  `insecure` (allow plain http to any host); `on_warning` (function(message));
+--  `unknown_fields`: what a request does with a body field the bundled schema does not
+--  name (a field newer than the schema): `"error"` (the default: `nil, msg, "EINVAL"`
+--  naming the field, with a did-you-mean), `"warn"` (send it as plain JSON and call
+--  `on_warning` once per field path) or `"send"` (send it silently). Known fields are
+--  checked fully in every mode; `client:call` and the helpers take it per call too.
 -- @treturn ei.Client
 -- @usage local client = ei.new { api_key = "ei_…" }
 function ei.new(opts)
   return Client.new(opts)
 end
 
+--- A file for a binary field of a multipart body (`client:call`), streamed from disk
+-- when the request is sent.
+-- @tparam string path
+-- @tparam[opt] string filename the part's file name (default: the path's last component)
+-- @tparam[opt] string content_type the part's Content-Type (default: application/octet-stream)
+-- @treturn table a file marker `{ path =, filename =, type = }`
+-- @usage client:call("uploadPretrainedModel", { projectId = pid, body = {
+--   modelFile = ei.file("model.tflite"), modelFileName = "model.tflite", modelFileType = "tflite" } })
+function ei.file(path, filename, content_type)
+  if type(path) ~= "string" then error("bad argument #1 to 'file' (string expected, got " .. type(path) .. ")", 2) end
+  return core.file(path, filename, content_type)
+end
+
 --- Check a table against a schema of the Studio API.
 -- @tparam string schema_name e.g. "SetKerasParameterRequest"
 -- @tparam table t
+-- @tparam[opt] table opts `unknown_fields` ("error" | "warn" | "send", default "error", see
+--  `ei.new`): under "warn" and "send" fields the schema does not name pass
 -- @treturn boolean true
+-- @treturn table the paths of the fields that passed unknown (empty under "error"); each
+--  path maps to the known field it may have meant, when one is close
 -- @return nil, message naming the field path, "EINVAL"
 -- @usage assert(ei.validate("SetKerasParameterRequest", { learningRate = 0.01 }))
-function ei.validate(schema_name, t)
-  local ok, err, code = core.validate(schema_name, t)
-  if not ok then return nil, err, code end
-  return true
+-- @usage local ok, unknown = ei.validate("SetKerasParameterRequest", t, { unknown_fields = "warn" })
+function ei.validate(schema_name, t, opts)
+  if opts ~= nil and type(opts) ~= "table" then error("bad argument #3 to 'validate' (table expected, got " .. type(opts) .. ")", 2) end
+  local mode = opts and opts.unknown_fields
+  if mode ~= nil and mode ~= "error" and mode ~= "warn" and mode ~= "send" then
+    error('bad argument #3 to \'validate\' (unknown_fields must be "error", "warn" or "send")', 2)
+  end
+  local ok, second, third = core.validate(schema_name, t, mode)
+  if not ok then return nil, second, third end -- message, code
+  return true, third -- (second: the deprecated fields) the unknown ones
 end
 
 --- Run functions as concurrent coroutines over one poll loop.

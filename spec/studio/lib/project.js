@@ -97,6 +97,21 @@ class Project {
     return { job, build };
   }
 
+  // A short job that "converts" the uploaded model (file: multipart.js's summary).
+  uploadPretrainedModel(file) {
+    const job = this.jobs.create({ projectId: this.id, category: 'Upload pretrained model', categoryKey: 'pretrained-model', key: 'upload-pretrained-model' });
+    const say = (text, at, mark) => (mark ? { at, text: `${text}\n`, mark } : { at, text: `${text}\n` });
+    const lines = [
+      say('Scheduling job in cluster...', 0),
+      say('Job started', 0.5, 'started'),
+      say(`Received ${file.filename} (${file.size} bytes, sha256 ${file.sha256})`, 0.6),
+      say('Converting model OK', 1.0),
+      say('Job completed (success)', 1.1),
+    ];
+    this.jobs.run(job, { lines, success: true, result: null }, this.scenario.get('seed'));
+    return job;
+  }
+
   startFast(job) {
     const fast = this.scenario.forJob('fastStream', job.ordinal);
     if (fast) {

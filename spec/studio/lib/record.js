@@ -3,6 +3,7 @@
 // test can read the file while the simulator runs. Credentials become "<redacted>".
 
 const fs = require('fs');
+const { parseMultipart } = require('./multipart');
 
 const REDACTED = '<redacted>';
 const SECRET_HEADERS = new Set(['x-api-key', 'x-jwt-token', 'authorization', 'cookie', 'proxy-authorization']);
@@ -65,11 +66,22 @@ class Recorder {
   }
 }
 
-// Parses a request body for the record and the routes: JSON when it parses, form
-// fields for urlencoded bodies, the text otherwise. Secrets are removed.
-function parseBody(text, contentType) {
-  if (!text) return { body: null, raw: undefined, parsed: undefined };
+// Parses a request body (a Buffer) for the record and the routes: JSON when it parses,
+// form fields for urlencoded bodies, fields and file summaries for multipart bodies
+// (the record shows each file as {filename, contentType, size, sha256}), the text
+// otherwise. Secrets are removed.
+function parseBody(buf, contentType) {
+  if (!buf || !buf.length) return { body: null, raw: undefined, parsed: undefined };
   const type = (contentType || '').split(';')[0].trim().toLowerCase();
+  if (type === 'multipart/form-data') {
+    try {
+      const multipart = parseMultipart(buf, contentType);
+      return { body: redactKeys({ ...multipart.fields, ...multipart.files }), raw: undefined, parsed: undefined, multipart };
+    } catch (e) {
+      return { body: null, raw: undefined, parsed: undefined, invalidMultipart: e.message };
+    }
+  }
+  const text = buf.toString('utf8');
   if (type === 'application/x-www-form-urlencoded') {
     const parsed = Object.fromEntries(new URLSearchParams(text));
     return { body: redactKeys(parsed), raw: redactForm(text), parsed };

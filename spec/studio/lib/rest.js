@@ -4,12 +4,13 @@
 // (another content type, e.g. a ZIP file as a Buffer).
 
 const fixtures = require('./fixtures');
-const { validator } = require('./schema');
+const { validator, formValidator } = require('./schema');
 const { classifyResponse } = require('./classify');
 const { dspPerformance } = require('./performance');
 const { unsupported } = require('./deployment');
 
 const validateKeras = validator('SetKerasParameterRequest');
+const validateUpload = formValidator('UploadPretrainedModelRequest');
 const PARAMETERS = {};
 const BODIES = {};
 for (const id of ['startClassifyJob', 'getClassifyJobResult', 'getPerformanceAllVariants', 'buildOnDeviceModelJob', 'getDeployment', 'downloadBuild', 'downloadHistoricDeployment']) {
@@ -27,7 +28,7 @@ function route(method, template, operationId, handler, opts = {}) {
     names.push(n);
     return '([^/]+)';
   })}$`);
-  return { method, re, names, operationId, handler, public: Boolean(opts.public), needsBody: Boolean(opts.body) };
+  return { method, re, names, operationId, handler, public: Boolean(opts.public), needsBody: Boolean(opts.body), multipart: Boolean(opts.multipart) };
 }
 
 class Rest {
@@ -56,6 +57,7 @@ class Rest {
       route('GET', `${p}/deployment`, 'getDeployment', (c) => this.checked(c, (a) => this.deployment(a))),
       route('GET', `${p}/deployment/download`, 'downloadBuild', (c) => this.checked(c, (a) => this.downloadBuild(a))),
       route('GET', `${p}/deployment/history/{deploymentVersion}/download`, 'downloadHistoricDeployment', (c) => this.checked(c, (a) => this.downloadVersion(a))),
+      route('POST', `${p}/pretrained-model/upload`, 'uploadPretrainedModel', (c) => this.uploadPretrainedModel(c), { multipart: true }),
     ];
   }
 
@@ -84,6 +86,9 @@ class Rest {
       if (ctx.json === undefined || ctx.json === null || typeof ctx.json !== 'object' || Array.isArray(ctx.json)) {
         return err(400, 'Missing request body (a JSON object is required)');
       }
+    }
+    if (r.multipart && !ctx.multipart) {
+      return err(400, ctx.invalidMultipart ? `Malformed multipart body: ${ctx.invalidMultipart}` : 'Expected a multipart/form-data body');
     }
     return r.handler(ctx);
   }
@@ -196,6 +201,10 @@ class Rest {
       out.cutAfter = cutKnob.afterBytes;
     }
     return out;
+  uploadPretrainedModel(c) {
+    const invalid = validateUpload(c.multipart);
+    if (invalid) return err(400, `Invalid request body: ${invalid}`);
+    return ok({ id: this.project.uploadPretrainedModel(c.multipart.files.modelFile).id });
   }
 
   activeJobs() {

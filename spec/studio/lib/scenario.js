@@ -11,6 +11,7 @@ const DEFAULTS = {
   http429: { count: 0, retryAfter: 1 }, // the next N /v1 calls answer 429 + Retry-After
   slow: [], // [{match, delayMs, count?}]
   stall: [], // [{match, count?}] accept, never answer
+  truncate: [], // [{match, bytes?, count?}] send part of the answer, then reset the connection
   dropSocket: null, // {afterFrames, every}
   junkFrames: null, // {every}
   unknownEvents: null, // {every}
@@ -49,7 +50,9 @@ function rules(v, name) {
   const list = Array.isArray(v) ? v : [v];
   return list.map((r) => {
     if (!isObj(r)) fail(`${name} entries must be objects`);
-    return { match: r.match || '.*', delayMs: r.delayMs || 0, count: r.count == null ? Infinity : count(r.count, `${name}.count`) };
+    const rule = { match: r.match || '.*', delayMs: r.delayMs || 0, count: r.count == null ? Infinity : count(r.count, `${name}.count`) };
+    if (r.bytes != null) rule.bytes = count(r.bytes, `${name}.bytes`);
+    return rule;
   });
 }
 
@@ -70,6 +73,7 @@ const NORMALIZE = {
   http429: (v) => (isObj(v) ? { count: count(v.count, 'http429.count'), retryAfter: v.retryAfter ?? 1 } : { count: count(v, 'http429'), retryAfter: 1 }),
   slow: (v) => rules(v, 'slow'),
   stall: (v) => rules(v, 'stall'),
+  truncate: (v) => rules(v, 'truncate'),
   dropSocket: (v) => optional(v, { afterFrames: 10, every: false }),
   junkFrames: (v) => optional(v, { every: 5 }),
   unknownEvents: (v) => optional(v, { every: 5 }),
@@ -140,7 +144,7 @@ class Scenario {
     return null;
   }
 
-  // First matching rule of `slow` or `stall` for a call, consuming one of its count.
+  // First matching rule of `slow`, `stall` or `truncate` for a call, consuming one of its count.
   takeRule(kind, operationId, path) {
     for (const rule of this.values[kind]) {
       if (rule.count <= 0) continue;

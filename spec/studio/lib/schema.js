@@ -7,8 +7,8 @@ const Ajv = require('ajv');
 
 const SCHEMA_DIR = path.join(__dirname, '..', 'schema');
 
-function compile(name) {
-  const ajv = new Ajv({ allErrors: false, strict: true, validateFormats: false });
+function compile(name, ajvOptions = {}) {
+  const ajv = new Ajv({ allErrors: false, strict: true, validateFormats: false, ...ajvOptions });
   return ajv.compile(require(path.join(SCHEMA_DIR, `${name}.json`)));
 }
 
@@ -46,4 +46,24 @@ function validator(name, part) {
   };
 }
 
-module.exports = { validator, fieldPath };
+// A multipart/form-data body ({fields, files} of multipart.js): every value is text, so
+// types are coerced as a form parser would (a repeated or single part is an array where
+// the schema wants one); a `format: binary` property must be a file part.
+function formValidator(name) {
+  const schema = require(path.join(SCHEMA_DIR, `${name}.json`));
+  const validate = compile(name, { coerceTypes: 'array' });
+  const binary = (p) => p.format === 'binary' || (p.items && p.items.format === 'binary');
+  return ({ fields, files }) => {
+    for (const [key, prop] of Object.entries(schema.properties || {})) {
+      if (binary(prop) && key in fields) return `${key}: must be a file part`;
+      if (!binary(prop) && key in files) return `${key}: must be a field, not a file`;
+    }
+    const value = { ...fields };
+    for (const [key, file] of Object.entries(files)) value[key] = Array.isArray(file) ? file.map((f) => f.filename) : file.filename;
+    for (const [key, v] of Object.entries(value)) if (Array.isArray(v)) value[key] = [...v];
+    if (validate(value)) return null;
+    return describe(validate.errors[0]);
+  };
+}
+
+module.exports = { validator, formValidator, fieldPath };

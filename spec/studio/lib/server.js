@@ -17,6 +17,7 @@ const fixtures = require('./fixtures');
 
 const DEFAULT_SPEED = 10;
 const MAX_BODY = 16 * 1024 * 1024;
+const MAX_UPLOAD = 256 * 1024 * 1024; // multipart/form-data bodies (file uploads)
 
 function sendJson(res, status, body, headers = {}) {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
@@ -106,14 +107,14 @@ class Simulator {
     const url = new URL(req.url, 'http://127.0.0.1');
     const chunks = [];
     let size = 0;
+    const max = /^multipart\/form-data\b/i.test(req.headers['content-type'] || '') ? MAX_UPLOAD : MAX_BODY;
     req.on('data', (c) => {
       size += c.length;
-      if (size <= MAX_BODY) chunks.push(c);
+      if (size <= max) chunks.push(c);
     });
     req.on('end', () => {
-      if (size > MAX_BODY) return sendJson(res, 413, { success: false, error: 'Request body too large' });
-      const text = Buffer.concat(chunks).toString('utf8');
-      const parsed = parseBody(text, req.headers['content-type']);
+      if (size > max) return sendJson(res, 413, { success: false, error: 'Request body too large' });
+      const parsed = parseBody(Buffer.concat(chunks), req.headers['content-type']);
       if (url.pathname.startsWith('/__sim/')) return handleControl(this, req, res, url.pathname, parsed.parsed);
       if (url.pathname === '/v1' || url.pathname.startsWith('/v1/')) return this.onApi(req, res, url, parsed);
       sendJson(res, 404, { success: false, error: `Cannot ${req.method} ${url.pathname}` });
@@ -130,8 +131,10 @@ class Simulator {
       // Studio also reports some errors as HTTP 200 with success:false
       const status = code >= 400 && code < 429 && this.scenario.get('errorsAs200') ? 200 : code;
       this.recorder.http({ ...entry, status });
+      const cut = this.scenario.takeRule('truncate', operationId, url.pathname);
+      if (cut) return this.truncated(res, status, body, headers, text, cut);
       if (text !== undefined) {
-        res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...headers });
+        res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(Buffer.byteLength(text)), ...headers });
         if (cutAfter !== undefined) cut(res, text, cutAfter);
         else res.end(text);
       } else sendJson(res, status, body, headers);
@@ -158,7 +161,10 @@ class Simulator {
       const auth = this.auth.check(req.headers);
       if (!auth.ok) return finish(401, { success: false, error: auth.error });
     }
-    const ctx = { match, query, headers: req.headers, json: parsed.parsed, invalidJson: parsed.invalidJson };
+    const ctx = {
+      match, query, headers: req.headers, json: parsed.parsed, invalidJson: parsed.invalidJson,
+      multipart: parsed.multipart, invalidMultipart: parsed.invalidMultipart,
+    };
     let result;
     try {
       result = this.rest.handle(ctx);
@@ -167,6 +173,16 @@ class Simulator {
       result = { status: 500, body: { success: false, error: 'Internal error' } };
     }
     finish(result.status || 200, result.body, result.headers || {}, result.text, result.cutAfter);
+  }
+
+  // The `truncate` fault: announce the whole body, send part of it, reset the connection.
+  truncated(res, status, body, headers, text, cut) {
+    const bytes = Buffer.from(text !== undefined ? text : JSON.stringify(body));
+    const type = text !== undefined ? 'text/plain; charset=utf-8' : 'application/json; charset=utf-8';
+    const keep = Math.min(bytes.length - 1, cut.bytes != null ? cut.bytes : Math.floor(bytes.length / 2));
+    this.log(`truncating a response after ${keep} of ${bytes.length} bytes`);
+    res.writeHead(status, { 'content-type': type, 'content-length': String(bytes.length), ...headers });
+    res.write(bytes.subarray(0, Math.max(0, keep)), () => res.socket && res.socket.destroy());
   }
 
   onDataFrames(n) {

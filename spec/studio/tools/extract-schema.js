@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 'use strict';
-// Writes schema/SetKerasParameterRequest.json and schema/operations.json (the parameters
-// and request bodies of the classify and deployment operations) from the official
-// OpenAPI documents.
+// Writes schema/<Name>.json for each request body the simulator validates
+// (SetKerasParameterRequest, UploadPretrainedModelRequest) and schema/operations.json
+// (the parameters and request bodies of the classify and deployment operations) from
+// the official OpenAPI documents.
 //
 //   node tools/extract-schema.js [SPEC_DIR]           regenerate
 //   node tools/extract-schema.js --check [SPEC_DIR]   exit 1 when a committed file is stale
@@ -16,7 +17,6 @@ const { convert, referencedNames, sortKeys } = require('./openapi-schema');
 
 const STUDIO_DIR = path.resolve(__dirname, '..');
 const REPO_ROOT = path.resolve(STUDIO_DIR, '..', '..');
-const OUTPUT = path.join(STUDIO_DIR, 'schema', 'SetKerasParameterRequest.json');
 const OPERATIONS_OUTPUT = path.join(STUDIO_DIR, 'schema', 'operations.json');
 // Operations whose parameters and bodies the simulator validates through operations.json.
 const OPERATIONS = [
@@ -26,6 +26,10 @@ const OPERATIONS = [
 const MAIN_DOC = 'edge-impulse-studio-openapi.yml';
 const FRAGMENT_RE = /^edge-impulse-studio-openapi\.(\d{4}-\d{2}-\d{2})\.SetKerasParameterRequest\.fragment\.yml$/;
 const ROOT = 'SetKerasParameterRequest';
+// Every schema written; the newest fragment only ever redefines ROOT.
+const ROOTS = [ROOT, 'UploadPretrainedModelRequest'];
+const outputOf = (name) => path.join(STUDIO_DIR, 'schema', `${name}.json`);
+const OUTPUT = outputOf(ROOT);
 // BlockParameters is a oneOf of two open objects: every value matches both.
 const ANY_OF_NAMES = ['BlockParameters'];
 
@@ -64,13 +68,13 @@ function fromOfficialBindings(name) {
   return { schema: { type: 'string', enum: values }, source: `edge-impulse-api@${version} (${name}Values)` };
 }
 
-function build(specDir) {
+function build(specDir, rootName = ROOT) {
   const mainDoc = loadYaml(path.join(specDir, MAIN_DOC));
-  const fragmentName = newestFragment(specDir);
+  const fragmentName = rootName === ROOT ? newestFragment(specDir) : null;
   const fragment = fragmentName ? loadYaml(path.join(specDir, fragmentName)) : {};
   const main = mainDoc.components.schemas;
-  const root = (fragment && fragment[ROOT]) || main[ROOT];
-  if (!root) throw new Error(`${ROOT} not found`);
+  const root = (fragment && fragment[rootName]) || main[rootName];
+  if (!root) throw new Error(`${rootName} not found`);
 
   const extra = [];
   const resolved = {};
@@ -99,8 +103,8 @@ function build(specDir) {
   const schema = {
     $comment: comment,
     $schema: 'http://json-schema.org/draft-07/schema#',
-    title: ROOT,
-    ...convert(root, { anyOfNames: ANY_OF_NAMES }, ROOT),
+    title: rootName,
+    ...convert(root, { anyOfNames: ANY_OF_NAMES }, rootName),
     definitions,
   };
   return JSON.stringify(sortKeys(schema, ['$comment', '$schema', 'title']), null, 2) + '\n';
@@ -166,7 +170,8 @@ function main() {
     process.stdout.write('usage: extract-schema.js [--check] [SPEC_DIR]\n');
     return 0;
   }
-  const outputs = [[OUTPUT, build(args.specDir)], [OPERATIONS_OUTPUT, buildOperations(args.specDir)]];
+  const outputs = ROOTS.map((name) => [outputOf(name), build(args.specDir, name)]);
+  outputs.push([OPERATIONS_OUTPUT, buildOperations(args.specDir)]);
   let stale = 0;
   for (const [file, text] of outputs) {
     const current = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : null;
@@ -188,4 +193,4 @@ if (require.main === module) {
   }
 }
 
-module.exports = { build, buildOperations, OUTPUT, OPERATIONS_OUTPUT };
+module.exports = { build, buildOperations, OUTPUT, OPERATIONS_OUTPUT, ROOTS, outputOf };

@@ -1,0 +1,83 @@
+-- Options are documented once in the LDoc of lua/ei/init.lua (ei.new) and lua/ei/client.lua
+-- (Client:call); types/ei.lua and the README follow them. This checks that they agree with
+-- what the code accepts.
+local helper = require "helper"
+local ei = require "ei"
+
+local function source(path) return assert(helper.read_file(helper.root .. "/" .. path)) end
+
+-- The fields of a LuaLS class in types/ei.lua.
+local function class_fields(class)
+  local text = source("types/ei.lua")
+  local block = text:match("%-%-%-@class " .. class:gsub("%.", "%%.") .. "\n(.-)\n\n")
+  local names = {}
+  for name in block:gmatch("%-%-%-@field ([%w_]+)") do names[#names + 1] = name end
+  table.sort(names)
+  return names
+end
+
+-- The keys of a table constructor `local NAME = { key = "type", ... }` (or `known = {`) in a file.
+local function table_keys(path, opening)
+  local text = source(path)
+  local body = text:match(opening:gsub("%p", "%%%0") .. "(.-)\n?%s*}")
+  local names = {}
+  for name in body:gmatch("([%w_]+) = \"%a+\"") do names[#names + 1] = name end
+  table.sort(names)
+  return names
+end
+
+-- The LDoc block right above `function <name>(`.
+local function ldoc_of(path, fname)
+  local text = source(path)
+  local stop = assert(text:find("\nfunction " .. fname:gsub("[%.:]", "%%%0") .. "%("), fname)
+  local start = stop
+  while true do
+    local line_start = text:sub(1, start - 1):match(".*()\n")
+    if not line_start or not text:sub(line_start + 1, start - 1):match("^%-%-") then break end
+    start = line_start
+  end
+  return text:sub(start, stop)
+end
+
+describe("options", function()
+  it("ei.new accepts exactly the options of ei.Options, and its LDoc names each one", function()
+    local typed = class_fields("ei.Options")
+    assert.same(table_keys("lua/ei/client.lua", "local known = {"), typed)
+    local doc = ldoc_of("lua/ei/init.lua", "ei.new")
+    for _, name in ipairs(typed) do
+      assert.truthy(doc:find("`" .. name .. "[` ]"), name .. " is not in the LDoc of ei.new")
+      local ok, err = pcall(ei.new, { [name] = coroutine.create(print) })
+      assert.is_false(ok)
+      assert.matches("option '" .. name .. "' must be", err)
+    end
+    assert.has_error(function() ei.new { no_such_option = 1 } end, "ei.new: unknown option 'no_such_option'")
+  end)
+
+  it("client:call accepts exactly the options of ei.CallOptions, and its LDoc names each one", function()
+    local typed = class_fields("ei.CallOptions")
+    assert.same(table_keys("lua/ei/client.lua", "local CALL_OPTIONS = {"), typed)
+    local doc = ldoc_of("lua/ei/client.lua", "Client:call")
+    local client = assert(ei.new { api_key = "ei_x", host = "http://127.0.0.1:9" })
+    for _, name in ipairs(typed) do
+      assert.truthy(doc:find("`" .. name .. "[` ]"), name .. " is not in the LDoc of Client:call")
+      local ok, err = pcall(client.call, client, "getImpulse", { projectId = 1 }, { [name] = coroutine.create(print) })
+      assert.is_false(ok)
+      assert.matches("option '" .. name .. "' must be", err)
+    end
+    client:close()
+  end)
+
+  it("unknown_fields has the same three values in the code, the LDoc, the types and the README", function()
+    local values = { "error", "warn", "send" }
+    assert.matches('"error"|"warn"|"send"', source("types/ei.lua"), 1, true)
+    local doc = ldoc_of("lua/ei/init.lua", "ei.new")
+    local readme = source("README.md")
+    for _, v in ipairs(values) do
+      assert.truthy(doc:find('`"' .. v .. '"`', 1, true), v)
+      assert.truthy(readme:find('unknown_fields = "' .. v .. '"', 1, true) or readme:find('"' .. v .. '"', 1, true), v)
+      assert(ei.new { unknown_fields = v }):close()
+    end
+    assert.truthy(readme:find('unknown_fields = "error"', 1, true))
+    assert.has_error(function() ei.new { unknown_fields = "ignore" } end)
+  end)
+end)
