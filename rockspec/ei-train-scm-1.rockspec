@@ -44,7 +44,6 @@ build = {
     ["ei.job"] = "lua/ei/job.lua",
     ["ei.plot"] = "lua/ei/plot.lua",
     ["ei.pipeline"] = "lua/ei/pipeline.lua",
-    ["ei.sha256"] = "lua/ei/sha256.lua",
     ["ei.stream"] = "lua/ei/stream.lua",
     ["ei.version"] = "lua/ei/version.lua",
     ["ei.wait"] = "lua/ei/wait.lua",

@@ -489,36 +489,12 @@ end
 
 -- Write `data` to `path` through a temporary file beside it, so a reader never
 -- sees half an archive.
-local function write_file(path, data)
-  local tmp = path .. ".part"
-  local f, err = io.open(tmp, "wb")
-  if not f then return nil, err end
-  local ok, werr = f:write(data)
-  local closed, cerr = f:close()
-  if not ok or not closed then
-    os.remove(tmp)
-    return nil, werr or cerr
-  end
-  local renamed, rerr = os.rename(tmp, path)
-  if not renamed then
-    os.remove(tmp)
-    return nil, rerr
-  end
-  return true
-end
-
--- Download a built version into `path`: size, sha256 | nil, err, code.
+-- Download a built version into `path`, streamed to disk: size, sha256 | nil, err, code.
 local function download(client, project_id, version, path)
-  -- replaced by client:call output streaming: call with { output = path }, which
-  -- writes the body to disk and returns the path, size and sha256 itself.
-  local body, err, code = client:call("downloadHistoricDeployment", { projectId = project_id, deploymentVersion = version })
-  if not body then return nil, err, code end
-  if type(body) ~= "string" then
-    return client:fail(("downloadHistoricDeployment: version %d is not a file (got JSON)"):format(version), "EPROTO")
-  end
-  local ok, werr = write_file(path, body)
-  if not ok then return nil, ("cannot write %s: %s"):format(path, werr), "EINVAL" end
-  return #body, require("ei.sha256")(body)
+  local saved, err, code = client:call("downloadHistoricDeployment",
+    { projectId = project_id, deploymentVersion = version }, { output = path })
+  if not saved then return nil, err, code end
+  return saved.size, saved.sha256
 end
 
 --- Build the impulse for a device (`buildOnDeviceModelJob`), follow the job live

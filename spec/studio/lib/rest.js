@@ -201,6 +201,8 @@ class Rest {
       out.cutAfter = cutKnob.afterBytes;
     }
     return out;
+  }
+
   uploadPretrainedModel(c) {
     const invalid = validateUpload(c.multipart);
     if (invalid) return err(400, `Invalid request body: ${invalid}`);

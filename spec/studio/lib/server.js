@@ -131,8 +131,8 @@ class Simulator {
       // Studio also reports some errors as HTTP 200 with success:false
       const status = code >= 400 && code < 429 && this.scenario.get('errorsAs200') ? 200 : code;
       this.recorder.http({ ...entry, status });
-      const cut = this.scenario.takeRule('truncate', operationId, url.pathname);
-      if (cut) return this.truncated(res, status, body, headers, text, cut);
+      const truncate = this.scenario.takeRule('truncate', operationId, url.pathname);
+      if (truncate) return this.truncated(res, status, body, headers, text, truncate);
       if (text !== undefined) {
         res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(Buffer.byteLength(text)), ...headers });
         if (cutAfter !== undefined) cut(res, text, cutAfter);
