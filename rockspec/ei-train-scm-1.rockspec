@@ -29,7 +29,7 @@ build = {
     ["ei.core"] = {
       sources = {
         "src/core.c", "src/pollset.c", "src/client.c", "src/http.c", "src/libcurl.c", "src/json.c",
-        "src/schema.c", "src/gen/spec.c", "src/engineio.c", "src/stream.c", "src/socket.c",
+        "src/schema.c", "src/gen/spec.c", "src/engineio.c", "src/stream.c", "src/socket.c", "src/terminal.c",
       },
       defines = { "_POSIX_C_SOURCE=200809L" },
       incdirs = { "src", "$(CJSON_INCDIR)/cjson", "$(WEBSOCKETS_INCDIR)" },
@@ -39,6 +39,10 @@ build = {
     },
     ["ei"] = "lua/ei/init.lua",
     ["ei.cli"] = "lua/ei/cli.lua",
+    ["ei.cli.follow"] = "lua/ei/cli/follow.lua",
+    ["ei.cli.jobs"] = "lua/ei/cli/jobs.lua",
+    ["ei.cli.progress"] = "lua/ei/cli/progress.lua",
+    ["ei.cli.train"] = "lua/ei/cli/train.lua",
     ["ei.client"] = "lua/ei/client.lua",
     ["ei.job"] = "lua/ei/job.lua",
     ["ei.plot"] = "lua/ei/plot.lua",
