@@ -53,7 +53,10 @@ end
 
 local function value_text(v)
   if not finite(v) then return "n/a" end
-  return math.abs(v) >= 1000 and ("%.1f"):format(v) or ("%.4f"):format(v)
+  local a = math.abs(v)
+  if a >= 1000 then return ("%.1f"):format(v) end
+  if a > 0 and a < 0.001 then return ("%.3e"):format(v) end
+  return ("%.4f"):format(v)
 end
 
 -- The metrics to draw: the base names (without val_), in order.
