@@ -74,6 +74,10 @@ describe("ei-train commands", function()
     assert.equal(0, rc, out)
     assert.matches("Epoch 4/4\n", out, 1, true)
     assert.matches("\nfinished: success\n$", out)
+    -- once it has ended, following it again prints its log and its outcome
+    local again, rc2 = run(("follow %d"):format(job.id), env_of(sim))
+    assert.equal(0, rc2, again)
+    assert.equal(out, again)
     sim:stop()
   end)
 
@@ -196,6 +200,16 @@ describe("ei-train commands", function()
     job1:close()
     job2:close()
     client:close()
+    sim:stop()
+  end)
+
+  it("follow JOB of a job the project does not have exits 3 at once", function()
+    local sim = helper.studio { speed = 300 }
+    local out, rc = run("follow 999999", env_of(sim))
+    assert.equal(3, rc, out)
+    assert.matches("^ei%-train: .*999999", out)
+    assert.equal(0, #sim:records("ws-open"))
+    assert.equal(1, #sim:records("http"))
     sim:stop()
   end)
 

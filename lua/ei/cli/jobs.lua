@@ -51,7 +51,13 @@ metrics; otherwise the log lines are printed, then a 'finished:' line. A job tha
 already ended prints its log and its outcome.
 ]],
   run = function(opts, ctx)
-    return with_job(opts, ctx, function(job) return follow.job(job, opts, ctx) end)
+    return with_job(opts, ctx, function(job)
+      -- One status request first: an unknown job or an unreachable service is said
+      -- at once, where following would wait for the service to come back.
+      local st, err, code = job:status()
+      if not st then return cli.fail(ctx, err, code) end
+      return follow.job(job, opts, ctx)
+    end)
   end,
 }
 
