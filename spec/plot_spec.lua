@@ -153,6 +153,7 @@ describe("ei-train --plot", function()
     assert.same({ "lr" }, { of_class(doc.panels.lr.texts, "legend")[1].series })
     assert.equal(1, #of_class(doc.panels.lr.texts, "legend"))
     assert.matches("^Training job 7, 5 epochs", of_class(doc.texts, "title")[1].text)
+    assert.same({ "loss", "accuracy" }, parse(plot.svg(events, { metrics = {} })).order)
   end)
 
   it("skips values that are not finite, and refuses arguments of the wrong kind", function()

@@ -43,10 +43,11 @@ describe("tools/release", function()
       "ei-train/lua/ei/cli.lua", "ei-train/bin/ei-train" } do
       assert.matches(" " .. file .. "\n", listing, 1, true)
     end
-    -- A rocks server in a folder; the install may not reach any network (a dead proxy).
+    -- A rocks server in a folder; the install may not reach any network (a dead proxy,
+    -- and git allowed no protocol at all).
     out, rc = sh(("luarocks-admin make-manifest --lua-version=5.4 %s"):format(q(dist)))
     assert.equal(0, rc, out)
-    out, rc = sh(("cd %s && env -u LUA_PATH -u LUA_CPATH http_proxy=http://127.0.0.1:1 https_proxy=http://127.0.0.1:1 "
+    out, rc = sh(("cd %s && env -u LUA_PATH -u LUA_CPATH http_proxy=http://127.0.0.1:1 https_proxy=http://127.0.0.1:1 GIT_ALLOW_PROTOCOL=none "
       .. "luarocks --lua-version=5.4 --tree %s install --only-server=%s ei-train"):format(q(tree), q(tree), q(dist)))
     assert.equal(0, rc, out)
     assert.matches("ei-train " .. version .. "-1 is now installed", out, 1, true)

@@ -81,6 +81,7 @@ local function chosen_metrics(epochs, wanted)
     if #names == 0 then for _, name in ipairs(DEFAULT_METRICS) do add(name) end end
   else
     for _, name in ipairs(wanted or DEFAULT_METRICS) do add(name) end
+    if #names == 0 then for _, name in ipairs(DEFAULT_METRICS) do add(name) end end
   end
   return names
 end
