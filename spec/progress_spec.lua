@@ -30,7 +30,11 @@ local function tmux(cmd, width)
     return out
   end
   run(("new-session -d -s s -x %d -y 30 %s"):format(width, q(cmd .. "; echo rc=$?; sleep 120")))
-  function t.screen() return run("capture-pane -p -t s") end
+  function t.screen()
+    local screen = run("capture-pane -p -t s")
+    helper.audit("ei-train", screen)
+    return screen
+  end
   function t.resize(w) run(("resize-window -t s -x %d -y 30"):format(w)) end
   function t.stop() run("kill-server") end
   return t
