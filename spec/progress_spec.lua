@@ -69,11 +69,17 @@ describe("the progress line", function()
     assert.equal("Epoch 13/30 [##########--------------]  43% elapsed 0:02 ETA 0:03 loss 0.917 acc 0.423 vloss 1.022 vacc 0.402", line)
     assert.equal("Epoch 13/30 [###-----]  43% ETA 0:03 loss 0.917 acc 0.423", progress.line(STATE, 60))
     assert.equal("Epoch 13/30  43%", progress.line(STATE, 20))
-    -- the widest line without a metric is narrower than any line with one
-    for width = 10, 200 do
+    -- narrowing the terminal never brings a metric back, and all four stay while any
+    -- other part can give way
+    local shown = 4
+    for width = 200, 10, -1 do
       local l = progress.line(STATE, width)
-      if not l:find("loss", 1, true) then assert.is_nil(progress.line(STATE, width):find("acc", 1, true)) end
+      local n = select(2, l:gsub("%a+ %d%.%d+", ""))
+      assert.is_true(n <= shown, ("%d columns: %q"):format(width, l))
+      if n < 4 then assert.is_nil(l:find("elapsed", 1, true)) end
+      shown = n
     end
+    assert.equal(0, shown)
   end)
 end)
 
