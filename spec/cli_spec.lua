@@ -168,7 +168,7 @@ describe("ei-train", function()
   end)
 end)
 
-describe("ei.cli", function()
+describe("ei.cli.train", function()
   it("parses --set values without guessing wrongly", function()
     assert.is_true(train.parse_value("true"))
     assert.is_false(train.parse_value("false"))

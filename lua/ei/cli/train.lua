@@ -1,6 +1,6 @@
---- `ei-train train`: start training a Keras learn block, and follow it with `--follow`.
--- Parameters come from `--params FILE` and `--set key=value`, checked against the
--- API's `SetKerasParameterRequest` before anything is sent.
+--- The train command of ei-train: start training a Keras learn block and, asked to,
+-- follow it. Its parameters (from a file and the set options) are checked against the
+-- API's SetKerasParameterRequest before anything is sent.
 -- @module ei.cli.train
 local core = require "ei.core"
 local ei = require "ei"
@@ -228,8 +228,7 @@ local function run(opts, ctx)
   return rc
 end
 
---- The commands of this module, for `ei.cli.COMMANDS`.
--- @table commands
+-- The command, for ei.cli.COMMANDS.
 train.train = {
   summary = "start training a Keras learn block (the default when the first word is an option)",
   usage = "ei-train [train] --project P --learn L [--set key=value]... [--params FILE]\n"
