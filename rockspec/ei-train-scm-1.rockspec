@@ -29,7 +29,7 @@ build = {
     ["ei.core"] = {
       sources = {
         "src/core.c", "src/pollset.c", "src/client.c", "src/http.c", "src/libcurl.c", "src/json.c",
-        "src/mime.c", "src/download.c", "src/sha256.c",
+        "src/mime.c", "src/download.c", "src/sha256.c", "src/terminal.c",
         "src/schema.c", "src/gen/spec.c", "src/engineio.c", "src/stream.c", "src/backfill.c", "src/socket.c",
       },
       defines = { "_POSIX_C_SOURCE=200809L" },
@@ -40,6 +40,10 @@ build = {
     },
     ["ei"] = "lua/ei/init.lua",
     ["ei.cli"] = "lua/ei/cli.lua",
+    ["ei.cli.follow"] = "lua/ei/cli/follow.lua",
+    ["ei.cli.jobs"] = "lua/ei/cli/jobs.lua",
+    ["ei.cli.progress"] = "lua/ei/cli/progress.lua",
+    ["ei.cli.train"] = "lua/ei/cli/train.lua",
     ["ei.client"] = "lua/ei/client.lua",
     ["ei.job"] = "lua/ei/job.lua",
     ["ei.plot"] = "lua/ei/plot.lua",

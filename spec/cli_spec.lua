@@ -1,28 +1,15 @@
 -- The ei-train command line, run as a user runs it, against the simulator.
 local helper = require "helper"
 local core = require "ei.core"
-local cli = require "ei.cli"
+local train = require "ei.cli.train"
+local progress = require "ei.cli.progress"
 local ei = require "ei"
 
 local ROOT = helper.root
 
 local q = helper.quote
 
--- Run bin/ei-train with the given arguments (already shell-quoted where needed).
--- Returns the combined output and the exit code.
-local function run(args, env)
-  env = env or {}
-  local cmd = ("cd %s && env EI_HOST=%s EI_API_KEY=%s LUA_PATH=%s LUA_CPATH=%s %s bin/ei-train %s 2>&1; echo rc=$?"):format(
-    q(ROOT), q(env.host or ""), q(env.key or ""),
-    q(helper.lua_path), q(helper.lua_cpath), q(helper.lua), args)
-  if env.wrap then cmd = env.wrap(cmd) end
-  local p = assert(io.popen(cmd))
-  local out = p:read("a")
-  p:close()
-  helper.audit("ei-train", out)
-  local rc = tonumber(out:match("rc=(%d+)%s*$"))
-  return out:gsub("rc=%d+%s*$", ""), rc
-end
+local run = helper.ei_train
 
 local function sim_env(sim)
   return { host = sim.url, key = sim.api_key }
@@ -38,7 +25,7 @@ describe("ei-train", function()
   it("prints its usage on stdout for --help and exits 0", function()
     local out, rc = run("--help")
     assert.equal(0, rc)
-    assert.matches("usage: ei%-train %-%-project P %-%-learn L", out)
+    assert.matches("usage: ei%-train %[train%] %-%-project P %-%-learn L", out)
     assert.matches("%-%-follow", out)
   end)
 
@@ -179,112 +166,47 @@ describe("ei-train", function()
     assert.is_nil(out:find("ei_wrong_key_0123", 1, true))
     sim:stop()
   end)
-
-  it("draws a progress bar redrawn in place on a terminal", function()
-    if not os.execute("command -v script > /dev/null 2>&1") then pending("util-linux script is not installed") return end
-    local sim = helper.studio { speed = 300 }
-    local env = sim_env(sim)
-    env.wrap = function(cmd)
-      local inner = cmd:gsub("; echo rc=%$%?$", "")
-      return ("TERM=xterm script -qfec %s /dev/null; echo rc=$?"):format(q(inner))
-    end
-    local out, rc = run(("--project %d --learn %d --follow --set trainingCycles=3"):format(sim.project_id, sim.learn_id), env)
-    assert.equal(0, rc)
-    assert.matches("\rEpoch 1/3 [", out, 1, true)
-    assert.matches("\rEpoch 3/3 [########################] 100%", out, 1, true)
-    assert.matches("val_accuracy %d%.%d+", out)
-    assert.matches("finished: success", out, 1, true)
-    assert.is_nil(out:find("Job completed (success)", 1, true))
-    sim:stop()
-  end)
 end)
 
-describe("ei.cli", function()
+describe("ei.cli.train", function()
   it("parses --set values without guessing wrongly", function()
-    assert.is_true(cli.parse_value("true"))
-    assert.is_false(cli.parse_value("false"))
-    assert.equal(ei.null, cli.parse_value("null"))
-    assert.equal("integer", math.type(cli.parse_value("30")))
-    assert.equal(-2, cli.parse_value("-2"))
-    assert.equal("float", math.type(cli.parse_value("0.5")))
-    assert.equal(1e-3, cli.parse_value("1e-3"))
-    assert.equal("0x10", cli.parse_value("0x10"))
-    assert.equal("low", cli.parse_value("low"))
-    assert.equal("", cli.parse_value(""))
-    assert.equal("True", cli.parse_value("True"))
+    assert.is_true(train.parse_value("true"))
+    assert.is_false(train.parse_value("false"))
+    assert.equal(ei.null, train.parse_value("null"))
+    assert.equal("integer", math.type(train.parse_value("30")))
+    assert.equal(-2, train.parse_value("-2"))
+    assert.equal("float", math.type(train.parse_value("0.5")))
+    assert.equal(1e-3, train.parse_value("1e-3"))
+    assert.equal("0x10", train.parse_value("0x10"))
+    assert.equal("low", train.parse_value("low"))
+    assert.equal("", train.parse_value(""))
+    assert.equal("True", train.parse_value("True"))
   end)
 
   it("sets array items by number and rejects a key through a scalar", function()
-    local t = assert(cli.apply_sets({ visualLayers = { { type = "dense", neurons = 10 } } },
+    local t = assert(train.apply_sets({ visualLayers = { { type = "dense", neurons = 10 } } },
       { { key = "visualLayers.1.neurons", text = "20" } }))
     assert.same({ visualLayers = { { type = "dense", neurons = 20 } } }, t)
-    local ok, err = cli.apply_sets({}, { { key = "trainingCycles", text = "3" }, { key = "trainingCycles.x", text = "1" } })
+    local ok, err = train.apply_sets({}, { { key = "trainingCycles", text = "3" }, { key = "trainingCycles.x", text = "1" } })
     assert.is_nil(ok)
     assert.matches("trainingCycles is not an object", err, 1, true)
   end)
 
   it("keeps the text of string fields whatever their key looks like", function()
-    local t = assert(cli.apply_sets({}, {
+    local t = assert(train.apply_sets({}, {
       { key = "customParameters.some-param", text = "12" }, { key = "customParameters.a b", text = "false" },
       { key = "customParameters.rate", text = "1.50" }, { key = "customParameters.gone", text = "null" },
       { key = "trainingCycles", text = "5" },
     }))
     assert.same({ trainingCycles = 5, customParameters = { ["some-param"] = "12", ["a b"] = "false", rate = "1.50", gone = ei.null } }, t)
-    local ok, err = cli.apply_sets({}, { { key = "trainingCycles", text = "many" } })
+    local ok, err = train.apply_sets({}, { { key = "trainingCycles", text = "many" } })
     assert.is_nil(ok)
     assert.equal("trainingCycles: expected integer, got string", err)
   end)
 
   it("draws the progress line with epoch, elapsed, ETA and metrics", function()
-    local line = cli.progress_line { epoch = 3, epochs = 10, elapsed = 30, metrics = { loss = 0.5, accuracy = 0.75, val_accuracy = 0.7 } }
+    local line = progress.line { epoch = 3, epochs = 10, elapsed = 30, metrics = { loss = 0.5, accuracy = 0.75, val_accuracy = 0.7 } }
     assert.equal("Epoch 3/10 [#######-----------------]  30%  elapsed 0:30  ETA 1:10  loss 0.5000  accuracy 0.7500  val_accuracy 0.7000", line)
-  end)
-
-  it("draws loss and accuracy per epoch, training and validation, into --plot FILE.svg", function()
-    local lxp = require "lxp"
-    local sim = helper.studio { speed = 300 }
-    local svg_file = os.tmpname() .. ".svg"
-    local out, rc = run(("--project %d --learn %d --follow --json --set trainingCycles=6 --plot %s")
-      :format(sim.project_id, sim.learn_id, q(svg_file)), sim_env(sim))
-    assert.equal(0, rc, out)
-    local metrics = {}
-    for line in out:gmatch("[^\n]+") do
-      local ev = core.decode(line)
-      if type(ev) == "table" and ev.type == "metrics" then metrics[#metrics + 1] = ev end
-    end
-    assert.equal(6, #metrics)
-    -- Parse the SVG as XML and read every polyline back.
-    local series, panels = {}, {}
-    local current
-    local parser = lxp.new {
-      StartElement = function(_, name, attrs)
-        if name == "g" then
-          current = { lo = tonumber(attrs["data-min"]), hi = tonumber(attrs["data-max"]) }
-          panels[attrs["data-panel"]] = current
-        elseif name == "polyline" then
-          local pts = {}
-          for x, y in attrs.points:gmatch("([%d.]+),([%d.]+)") do pts[#pts + 1] = { tonumber(x), tonumber(y) } end
-          series[attrs["data-series"]] = { points = pts, panel = current }
-        end
-      end,
-    }
-    assert(parser:parse(helper.read_file(svg_file)))
-    assert(parser:parse())
-    parser:close()
-    assert.is_table(panels.loss)
-    assert.is_table(panels.accuracy)
-    for _, key in ipairs { "loss", "val_loss", "accuracy", "val_accuracy" } do
-      local s = assert(series[key], key)
-      assert.equal(6, #s.points)
-      for i, pt in ipairs(s.points) do
-        -- y grows downwards: map each point back to its value and compare with the event.
-        local value = s.panel.lo + (200 - pt[2]) / 160 * (s.panel.hi - s.panel.lo)
-        assert.near(metrics[i][key], value, (s.panel.hi - s.panel.lo) * 0.001)
-        if i > 1 then assert.is_true(pt[1] > s.points[i - 1][1]) end
-      end
-    end
-    os.remove(svg_file)
-    sim:stop()
   end)
 
   -- Start ei-train following a slow job, interrupt it with SIGINT once it printed a few

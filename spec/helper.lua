@@ -172,5 +172,24 @@ function helper.audit(where, text)
   if audit then audit.output(where, text) end
 end
 
+--- Run bin/ei-train of this checkout with the given arguments (already shell-quoted
+-- where needed). env: host, key, project (EI_HOST, EI_API_KEY, EI_PROJECT_ID; empty
+-- when not given), wrap (a function rewriting the shell command).
+-- Returns the combined output and the exit code.
+function helper.ei_train(args, env)
+  env = env or {}
+  local q = helper.quote
+  local cmd = ("cd %s && env EI_HOST=%s EI_API_KEY=%s EI_PROJECT_ID=%s LUA_PATH=%s LUA_CPATH=%s %s bin/ei-train %s 2>&1; echo rc=$?"):format(
+    q(ROOT), q(env.host or ""), q(env.key or ""), q(env.project or ""),
+    q(helper.lua_path), q(helper.lua_cpath), q(helper.lua), args)
+  if env.wrap then cmd = env.wrap(cmd) end
+  local p = assert(io.popen(cmd))
+  local out = p:read("a")
+  p:close()
+  helper.audit("ei-train", out)
+  local rc = tonumber(out:match("rc=(%d+)%s*$"))
+  return out:gsub("rc=%d+%s*$", ""), rc
+end
+
 helper.json = json
 return helper

@@ -32,5 +32,6 @@ void ei_schema_open(lua_State *L);
 void ei_client_open(lua_State *L);
 void ei_socket_open(lua_State *L);
 void ei_poll_open(lua_State *L);
+void ei_terminal_open(lua_State *L);
 
 #endif

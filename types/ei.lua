@@ -1,8 +1,11 @@
 ---@meta ei
--- LuaLS annotations for ei-train: point `workspace.library` at this folder.
+-- LuaLS annotations for ei-train: point `workspace.library` at this folder. The
+-- request schemas (ei.SetKerasParameterRequest, …) are in the generated ei-schemas.lua.
 
 ---@alias ei.Code "EINVAL"|"EAUTH"|"EAPI"|"EHTTP"|"ETIMEDOUT"|"ECONNECT"|"EPROTO"|"ECLOSED"|"ECANCELED"
 ---@alias ei.Waiter fun(pollable: ei.Pollable)
+---JSON null (`ei.null`), for fields the API declares nullable.
+---@alias ei.Null lightuserdata
 
 ---@class ei.Pollable
 ---@field pollfd fun(self): integer
@@ -91,9 +94,10 @@ function Job:step() end
 
 ---@class ei.Client
 local Client = {}
+---Start training a Keras learn block (`trainKerasJob`).
 ---@param project_id integer
 ---@param learn_id integer
----@param params table
+---@param params? ei.SetKerasParameterRequest
 ---@param opts? ei.CallOptions
 ---@return ei.Job|nil, string?, ei.Code?
 function Client:train_keras(project_id, learn_id, params, opts) end
@@ -108,6 +112,9 @@ function Client:call(operation_id, args, opts) end
 function Client:impulse(project_id) end
 ---@return table|nil, string?, ei.Code?
 function Client:keras_config(project_id, learn_id) end
+---@param project_id integer
+---@param learn_id integer
+---@param params ei.SetKerasParameterRequest
 ---@return table|nil, string?, ei.Code?
 ---@param opts? ei.CallOptions
 function Client:set_keras_config(project_id, learn_id, params, opts) end
@@ -123,7 +130,7 @@ function Client:close() end
 
 ---@class ei
 ---@field VERSION string
----@field null lightuserdata
+---@field null ei.Null
 ---@field wait { block: ei.Waiter, yield: ei.Waiter, cqueues: ei.Waiter, luv: ei.Waiter }
 local ei = {}
 ---@param opts? ei.Options
@@ -139,5 +146,57 @@ function ei.validate(schema_name, t, opts) end
 function ei.file(path, filename, content_type) end
 ---@return any ...
 function ei.run(...) end
+
+---A training's result, as `ei.pipeline.train` gives it.
+---@class ei.TrainResult
+---@field job integer
+---@field success boolean
+---@field reason? string
+---@field epochs ei.Event[] the metrics events, in order
+---@field accuracy? number validation accuracy of the trained model
+---@field loss? number validation loss of the trained model
+---@field metadata? table the getKerasMetadata response
+---@field project_id integer
+---@field learn_id integer
+---@field params? ei.SetKerasParameterRequest
+---@field error? string when the job could not be started or followed (train_all)
+---@field code? ei.Code
+
+---Training pipelines (`require "ei.pipeline"`).
+---@class ei.Pipeline
+local Pipeline = {}
+---The client, project and learn block the environment names (EI_PROJECT_ID, EI_LEARN_ID).
+---@param opts? ei.Options
+---@return ei.Client|nil client, integer|string project_id_or_error, integer? learn_id
+function Pipeline.from_env(opts) end
+---A learn block of the project's impulse, by name or type (default: the first Keras block).
+---@param client ei.Client
+---@param project_id integer
+---@param name_or_type? string
+---@return table|nil block, string?, ei.Code?
+function Pipeline.find_learn_block(client, project_id, name_or_type) end
+---Generate features of a DSP block and wait for the job.
+---@param client ei.Client
+---@param project_id integer
+---@param dsp_id integer
+---@return boolean|nil, string?, ei.Code?
+function Pipeline.generate_features(client, project_id, dsp_id) end
+---Train a learn block, follow it, and read its metrics.
+---@param client ei.Client
+---@param project_id integer
+---@param learn_id integer
+---@param params? ei.SetKerasParameterRequest
+---@param opts? { on_event?: fun(ev: ei.Event) }
+---@return ei.TrainResult|nil, string?, ei.Code?
+function Pipeline.train(client, project_id, learn_id, params, opts) end
+---Train several learn blocks concurrently; one result per entry, in order.
+---@param client ei.Client
+---@param list { [1]: integer, [2]: integer, [3]?: ei.SetKerasParameterRequest }[]
+---@return ei.TrainResult[]
+function Pipeline.train_all(client, list) end
+---Print a result: metrics table, confusion matrix.
+---@param result ei.TrainResult
+---@param out? file*|fun(line: string)
+function Pipeline.report(result, out) end
 
 return ei

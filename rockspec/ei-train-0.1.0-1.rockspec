@@ -1,0 +1,58 @@
+rockspec_format = "3.0"
+package = "ei-train"
+version = "0.1.0-1"
+source = {
+  url = "git+https://github.com/ei-train/ei-train.git",
+  tag = "v0.1.0",
+}
+description = {
+  summary = "Drive Edge Impulse Studio model training from Lua",
+  detailed = [[
+    A Lua 5.4 module with a C core (libcurl, cJSON, libwebsockets): start Keras training
+    jobs with parameter tables checked against the Studio API's schemas, and follow them
+    live over the Studio websocket, in plain scripts, coroutines, cqueues, luv or a host's
+    own event loop.
+  ]],
+  license = "MIT",
+  labels = { "edge-impulse", "machine-learning", "websocket", "http" },
+}
+dependencies = {
+  "lua >= 5.4, < 5.5",
+}
+external_dependencies = {
+  CURL = { library = "curl" },
+  CJSON = { header = "cjson/cJSON.h" },
+  WEBSOCKETS = { header = "libwebsockets.h" },
+}
+build = {
+  type = "builtin",
+  modules = {
+    ["ei.core"] = {
+      sources = {
+        "src/core.c", "src/pollset.c", "src/client.c", "src/http.c", "src/libcurl.c", "src/json.c",
+        "src/schema.c", "src/gen/spec.c", "src/engineio.c", "src/stream.c", "src/socket.c", "src/terminal.c",
+      },
+      defines = { "_POSIX_C_SOURCE=200809L" },
+      incdirs = { "src", "$(CJSON_INCDIR)/cjson", "$(WEBSOCKETS_INCDIR)" },
+      libdirs = { "$(CURL_LIBDIR)", "$(CJSON_LIBDIR)", "$(WEBSOCKETS_LIBDIR)" },
+      -- libcurl is opened on the first request (src/libcurl.c), not linked.
+      libraries = { "cjson", "websockets", "pthread", "dl" },
+    },
+    ["ei"] = "lua/ei/init.lua",
+    ["ei.cli"] = "lua/ei/cli.lua",
+    ["ei.cli.follow"] = "lua/ei/cli/follow.lua",
+    ["ei.cli.jobs"] = "lua/ei/cli/jobs.lua",
+    ["ei.cli.progress"] = "lua/ei/cli/progress.lua",
+    ["ei.cli.train"] = "lua/ei/cli/train.lua",
+    ["ei.client"] = "lua/ei/client.lua",
+    ["ei.job"] = "lua/ei/job.lua",
+    ["ei.plot"] = "lua/ei/plot.lua",
+    ["ei.pipeline"] = "lua/ei/pipeline.lua",
+    ["ei.stream"] = "lua/ei/stream.lua",
+    ["ei.version"] = "lua/ei/version.lua",
+    ["ei.wait"] = "lua/ei/wait.lua",
+  },
+  install = {
+    bin = { ["ei-train"] = "bin/ei-train" },
+  },
+}
