@@ -27,6 +27,7 @@ class Job {
     this.lastTs = 0;
     this.timer = null;
     this.cancelled = false;
+    this.finishedSentUs = null; // CLOCK_MONOTONIC µs of the last job-finished sent
     this.followed = false; // a socket follows the job
     this.queued = null; // the start held until a socket follows the job
   }

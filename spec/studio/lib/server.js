@@ -200,6 +200,7 @@ class Simulator {
         state: !j.done ? 'running' : j.finishedSuccessful ? 'succeeded' : 'failed',
         frames: j.frames.length,
         lines: j.lines.length,
+        finishedSentUs: j.finishedSentUs,
       })),
     };
   }

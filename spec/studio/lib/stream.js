@@ -109,7 +109,9 @@ class Stream {
       if (items.length >= limit) break;
       if (sub.job.done && sub.cursor >= frames.length) {
         this.subs.delete(sub.job.id);
-        items.push(...this.finishedEvents(sub.job).slice(0, limit - items.length));
+        const finished = this.finishedEvents(sub.job);
+        items.push(...finished.slice(0, limit - items.length));
+        if (finished.length) sub.job.finishedSentUs = Number(process.hrtime.bigint() / 1000n); // sent in this same turn
       }
     }
     if (data) this.onData(data);
