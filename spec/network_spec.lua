@@ -10,7 +10,11 @@ local lines_of = helper.lines_of
 
 local follow_through = helper.follow_faults
 
-local function ws_opens(sim) return #sim:records("ws-open") end
+-- Whether the simulator cut a connection that way and the client connected again.
+local function cut_and_reconnected(sim, how)
+  local cuts = sim:records("ws-cut")
+  return cuts[1] and cuts[1].how == how and #sim:records("ws-open") >= 2 or nil
+end
 
 -- The resubscriptions: start-log-stream messages carrying a timestamp.
 local function resumed(sim)
@@ -48,12 +52,12 @@ local ROWS = {
   {
     name = "a connection cut in the middle of a websocket frame",
     scenario = { dropSocket = { afterFrames = 40, how = "midFrame" } },
-    happened = function(sim) return ws_opens(sim) >= 2 or nil end,
+    happened = function(sim) return cut_and_reconnected(sim, "midFrame") end,
   },
   {
     name = "a connection reset (TCP RST)",
     scenario = { dropSocket = { afterFrames = 40, how = "reset" } },
-    happened = function(sim) return ws_opens(sim) >= 2 or nil end,
+    happened = function(sim) return cut_and_reconnected(sim, "reset") end,
   },
   {
     name = "lines sharing a timestamp across a resubscription that resumes after it",

@@ -16,8 +16,10 @@ const RESET_DELAY_MS = 100; // time for the peer to read what was sent before a 
 class Outlet {
   // `limit`/`onLimit`: onLimit() is called once when `limit` frames have been sent
   // (the dropSocket knob, set up in socket.js).
-  constructor(socket, { batched = false } = {}) {
+  // onCut(how): called as the connection is cut ('close', 'midFrame' or 'reset').
+  constructor(socket, { batched = false, onCut = () => {} } = {}) {
     this.socket = socket;
+    this.onCut = onCut;
     this.engine = socket.conn;
     this.batched = batched;
     this.pending = []; // batched items waiting for engine.io's buffer to drain
@@ -126,6 +128,7 @@ class Outlet {
       const frame = encodeFrames([packetText(item)]);
       tcp.write(frame.subarray(0, Math.max(1, frame.length >> 1)));
       tcp.end(() => tcp.destroy());
+      this.onCut('midFrame');
     });
   }
 
@@ -139,8 +142,14 @@ class Outlet {
     this.afterFlush(() => {
       const tcp = this.tcp;
       if (!tcp) return this.engine.close(true);
-      if (how !== 'reset') return tcp.end(() => tcp.destroy());
-      const reset = () => setTimeout(() => tcp.resetAndDestroy(), RESET_DELAY_MS);
+      if (how !== 'reset') {
+        tcp.end(() => tcp.destroy());
+        return this.onCut('close');
+      }
+      const reset = () => setTimeout(() => {
+        tcp.resetAndDestroy();
+        this.onCut('reset');
+      }, RESET_DELAY_MS);
       if (tcp.writableLength) tcp.once('drain', reset);
       else reset();
     });

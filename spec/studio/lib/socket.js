@@ -81,7 +81,10 @@ class Sockets {
     const id = ++this.opened;
     const query = socket.handshake.query || {};
     this.recorder.write({ kind: 'ws-open', conn: id, eio: socket.conn.protocol, query: { ...redactKeys(query), ...(query.token !== undefined ? { token: REDACTED } : {}) } });
-    const outlet = new Outlet(socket, { batched: this.scenario.get('batchedFrames') });
+    const outlet = new Outlet(socket, {
+      batched: this.scenario.get('batchedFrames'),
+      onCut: (how) => this.recorder.write({ kind: 'ws-cut', conn: id, how, framesSent: outlet.framesSent }),
+    });
     const conn = { id, socket, outlet, onDemand: query.onDemandLogs === 'true', projectId: null, stream: null };
     socket.conn.on('packet', (p) => this.onPacket(conn, p));
     socket.on('disconnect', (reason) => this.onClose(conn, reason));
