@@ -78,7 +78,12 @@ class Outlet {
   send(items) {
     if (this.closed || !items.length) return;
     if (this.cutMidFrame && this.framesSent >= this.limit) return this.cut(items[0]);
-    if (this.batched) return this.sendBatched(items);
+    if (this.batched) {
+      const whole = this.cutMidFrame ? this.limit - this.framesSent : items.length;
+      this.sendBatched(items.slice(0, whole));
+      if (whole < items.length) this.cut(items[whole]);
+      return;
+    }
     for (const item of items) {
       if (this.cutMidFrame && this.framesSent >= this.limit) return this.cut(item);
       if (item.raw === undefined) this.socket.emit(item.event, item.data);
@@ -88,6 +93,7 @@ class Outlet {
   }
 
   sendBatched(items) {
+    if (!items.length) return;
     if (this.engine.writeBuffer.length || this.pending.length) {
       this.pending.push(...items);
       return;
@@ -113,9 +119,10 @@ class Outlet {
     this.writeBatch(items);
   }
 
-  // Runs `fn` once engine.io has handed everything queued to the TCP socket.
+  // Runs `fn` once engine.io and the batched path have handed everything queued to the
+  // TCP socket (flushPending, listening since the constructor, runs first on a drain).
   afterFlush(fn) {
-    if (this.engine.writeBuffer.length) this.engine.once('drain', () => this.afterFlush(fn));
+    if (this.engine.writeBuffer.length || this.pending.length) this.engine.once('drain', () => this.afterFlush(fn));
     else fn();
   }
 
