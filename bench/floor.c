@@ -6,7 +6,8 @@
  *   floor URL API_KEY PROJECT_ID JOB_ID EXPECTED_FRAMES
  *
  * The job is started by the caller (bench/run trains it with curl). Prints
- * "frames <n>" and exits 1 on a wrong count or after 120 s.
+ * "frames <n> job <id> finished_us <us>" (the CLOCK_MONOTONIC microsecond job-finished
+ * arrived) and exits 1 on a wrong count or after 120 s.
  */
 #include <libwebsockets.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 
 static char token[512], jobid[32], path[1024], sub[128], prefix[64], done_prefix[64];
 static long frames, expected;
+static long long finished_us;
 static int hello, finished, failed;
 static char partial_head[64];
 static size_t partial_len;
@@ -38,6 +40,9 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
     } else if (strncmp(partial_head, prefix, strlen(prefix)) == 0) {
       frames++;
     } else if (strncmp(partial_head, done_prefix, strlen(done_prefix)) == 0) {
+      struct timespec ts;
+      clock_gettime(CLOCK_MONOTONIC, &ts);
+      finished_us = (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
       finished = 1;
     }
     partial_len = 0;
@@ -112,7 +117,7 @@ int main(int argc, char **argv) {
   time_t deadline = time(NULL) + 120;
   while (!finished && !failed && time(NULL) < deadline) lws_service(ctx, 0);
   lws_context_destroy(ctx);
-  printf("frames %ld\n", frames);
+  printf("frames %ld job %s finished_us %lld\n", frames, jobid, finished_us);
   if (!finished || frames != expected) {
     fprintf(stderr, "floor: expected %ld frames and job-finished, got %ld%s\n", expected, frames, finished ? "" : " (not finished)");
     return 1;

@@ -5,6 +5,8 @@
 //
 //   node bench/official.js URL API_KEY PROJECT_ID LEARN_ID EXPECTED_LOG_LINES
 //
+// Prints "lines <n> job <id> finished_us <µs>": the CLOCK_MONOTONIC microsecond the
+// promise resolved (to compare with the simulator's finishedSentUs).
 // runJobUntilCompletion also polls the job status every 5 s, so its wall time includes
 // up to 5 s of waiting; its CPU time is what compares. Exits 1 on a wrong count.
 const path = require('path');
@@ -22,8 +24,9 @@ async function main() {
     partial = parts.pop();
     lines += parts.length;
   });
+  const finishedUs = process.hrtime.bigint() / 1000n;
   lines -= 1; // the client's own "Connected to job" line
-  process.stdout.write(`lines ${lines}\n`);
+  process.stdout.write(`lines ${lines} job ${started.id} finished_us ${finishedUs}\n`);
   if (lines !== Number(expected)) {
     process.stderr.write(`official: expected ${expected} log lines, got ${lines}\n`);
     process.exitCode = 1;

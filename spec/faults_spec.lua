@@ -7,26 +7,7 @@ local core = require "ei.core"
 
 local lines_of = helper.lines_of
 
--- Follow a job event by event, applying the row's mid-run fault after `at` log lines.
-local function follow(job, sim, row)
-  local seen = { log = {}, states = {}, finished = {} }
-  local deadline = core.monotime() + row.bound
-  while true do
-    local ev, err, code = job:receive(math.max(0, deadline - core.monotime()))
-    if not ev then
-      seen.err, seen.code = err, code
-      return seen
-    end
-    if ev.type == "log" then
-      seen.log[#seen.log + 1] = ev.line
-      if row.midway and #seen.log == row.midway.at then row.midway.apply(sim) end
-    elseif ev.type == "connection" then
-      seen.states[#seen.states + 1] = ev.state
-    elseif ev.type == "finished" then
-      seen.finished[#seen.finished + 1] = ev
-    end
-  end
-end
+local follow = helper.follow_faults
 
 local function statuses(sim, operation)
   local list = {}

@@ -165,6 +165,30 @@ function helper.logged(events)
   return lines
 end
 
+--- Follow a job event by event to its end or `row.bound` seconds, applying
+-- `row.midway.apply(sim)` after `row.midway.at` log lines. Returns
+-- `{log = lines, states = connection states, finished = events, err, code}`.
+function helper.follow_faults(job, sim, row)
+  local core = require "ei.core"
+  local seen = { log = {}, states = {}, finished = {} }
+  local deadline = core.monotime() + row.bound
+  while true do
+    local ev, err, code = job:receive(math.max(0, deadline - core.monotime()))
+    if not ev then
+      seen.err, seen.code = err, code
+      return seen
+    end
+    if ev.type == "log" then
+      seen.log[#seen.log + 1] = ev.line
+      if row.midway and #seen.log == row.midway.at then row.midway.apply(sim) end
+    elseif ev.type == "connection" then
+      seen.states[#seen.states + 1] = ev.state
+    elseif ev.type == "finished" then
+      seen.finished[#seen.finished + 1] = ev
+    end
+  end
+end
+
 --- Scan a child process's output for credentials when the suite runs under
 -- the secret audit (spec/support/audit.lua); nothing otherwise.
 function helper.audit(where, text)

@@ -37,8 +37,9 @@ function handleControl(sim, req, res, path, json) {
       case 'POST /__sim/fail-next': {
         const body = json || {};
         const n = body.count ?? 1;
-        if ((body.status ?? 503) === 429) sim.updateScenario({ http429: { count: n, retryAfter: body.retryAfter ?? 1 } });
-        else sim.updateScenario({ http503: n });
+        const as = body.retryAfterAs ?? 'seconds';
+        if ((body.status ?? 503) === 429) sim.updateScenario({ http429: { count: n, retryAfter: body.retryAfter ?? 1, retryAfterAs: as } });
+        else sim.updateScenario({ http503: { count: n, retryAfter: body.retryAfter ?? null, retryAfterAs: as } });
         return reply(res, 200, { success: true, scenario: sim.scenario.toJSON() });
       }
       default:

@@ -1,6 +1,9 @@
 'use strict';
 // Simulated jobs: their log (as the frames the socket sends and as lines for REST),
 // their timing under the speed model, cancellation, and the fast and steady streams.
+// A new job waits in the queue (no log yet) until a socket follows it or `queueSeconds`
+// passed, so clients see its log live, as they do on Studio where jobs take a while to
+// schedule.
 
 const EventEmitter = require('events');
 const { createRng, hash32 } = require('./rng');
@@ -24,6 +27,9 @@ class Job {
     this.lastTs = 0;
     this.timer = null;
     this.cancelled = false;
+    this.finishedSentUs = null; // CLOCK_MONOTONIC µs of the last job-finished sent
+    this.followed = false; // a socket follows the job
+    this.queued = null; // the start held until a socket follows the job
   }
 
   get done() {
@@ -96,14 +102,17 @@ function chunk(lines, rng) {
 function stopTimer(job) {
   clearTimeout(job.timer);
   job.timer = null;
+  job.queued = null;
 }
 
 class JobRegistry extends EventEmitter {
-  // speed(): simulated seconds per real second; pressure(job): frames a subscriber lags.
-  constructor({ speed, pressure = () => 0 }) {
+  // speed(): simulated seconds per real second; pressure(job): frames a subscriber lags;
+  // knob(name): a scenario knob (queueSeconds, sharedTimestamps).
+  constructor({ speed, pressure = () => 0, knob = () => null }) {
     super();
     this.speed = speed;
     this.pressure = pressure;
+    this.knob = knob;
     this.jobs = new Map();
     this.nextId = FIRST_JOB_ID;
   }
@@ -123,9 +132,39 @@ class JobRegistry extends EventEmitter {
     return [...this.jobs.values()].filter((j) => j.projectId === projectId);
   }
 
+  // Starts a job's log now if a socket follows it, else when one does or after
+  // queueSeconds.
+  start(job, begin) {
+    const wait = this.knob('queueSeconds') || 0;
+    if (job.followed || wait <= 0) return begin();
+    job.queued = begin;
+    job.timer = setTimeout(() => this.release(job), wait * 1000);
+  }
+
+  release(job) {
+    const begin = job.queued;
+    if (!begin) return;
+    stopTimer(job);
+    begin();
+  }
+
+  // A socket follows the job (start-log-stream, or a broadcast socket of its project).
+  followed(job) {
+    job.followed = true;
+    this.release(job);
+  }
+
+  // The timestamp of the next frame: strictly increasing, or shared by groups of
+  // frames under the sharedTimestamps knob.
+  nextTimestamp(job) {
+    const shared = this.knob('sharedTimestamps');
+    if (shared && job.frames.length % shared.frames !== 0) return job.lastTs;
+    return Math.max(Date.now(), job.lastTs + 1);
+  }
+
   // Appends one frame; the caller emits 'frames' once per batch.
   append(job, data, mark) {
-    const ts = Math.max(Date.now(), job.lastTs + 1);
+    const ts = this.nextTimestamp(job);
     job.lastTs = ts;
     job.frames.push({ ts, data });
     if (mark === 'started' && !job.started) job.started = new Date();
@@ -158,8 +197,8 @@ class JobRegistry extends EventEmitter {
   // Plays a plan ({lines: [{at, text, mark}], success}) under the speed model.
   run(job, plan, seed) {
     const frames = chunk(plan.lines, createRng(hash32(`${seed}|chunks|${job.ordinal}`)));
-    const t0 = Date.now();
     const speed = this.speed();
+    let t0 = 0;
     let i = 0;
     const tick = () => {
       job.timer = null;
@@ -173,7 +212,10 @@ class JobRegistry extends EventEmitter {
       if (i >= frames.length) return this.finish(job, plan.success);
       job.timer = setTimeout(tick, Math.max(0, ((frames[i].at - sim) * 1000) / speed));
     };
-    job.timer = setTimeout(tick, 0);
+    this.start(job, () => {
+      t0 = Date.now();
+      job.timer = setTimeout(tick, 0);
+    });
   }
 
   // N short lines as fast as the subscribers take them, then success.
@@ -201,7 +243,9 @@ class JobRegistry extends EventEmitter {
       if (i >= lines) return this.finish(job, true);
       job.timer = setTimeout(turn, 0);
     };
-    job.timer = setTimeout(turn, 0);
+    this.start(job, () => {
+      job.timer = setTimeout(turn, 0);
+    });
   }
 
   // N lines at a steady rate (lines per second), each stamped with the CLOCK_MONOTONIC
@@ -210,7 +254,7 @@ class JobRegistry extends EventEmitter {
   runSteady(job, { rate, lines }) {
     const head = ['Scheduling job in cluster...\n', 'Job started\n'];
     const width = String(lines).length;
-    const t0 = process.hrtime.bigint();
+    let t0 = 0n;
     let i = 0;
     const turn = () => {
       job.timer = null;
@@ -228,7 +272,10 @@ class JobRegistry extends EventEmitter {
       const next = t0 + BigInt(Math.ceil((i / rate) * 1e9));
       job.timer = setTimeout(turn, Math.max(0, Number(next - process.hrtime.bigint()) / 1e6));
     };
-    job.timer = setTimeout(turn, 0);
+    this.start(job, () => {
+      t0 = process.hrtime.bigint();
+      job.timer = setTimeout(turn, 0);
+    });
   }
 
   cancel(job, force) {

@@ -31,6 +31,18 @@ function route(method, template, operationId, handler, opts = {}) {
   return { method, re, names, operationId, handler, public: Boolean(opts.public), needsBody: Boolean(opts.body), multipart: Boolean(opts.multipart) };
 }
 
+// The stored log as the storedLog knob makes it differ from the stream: every frame
+// ending mid-line ends a stored line (splitFrames), and a line the stream never carried
+// (extraLine). A partial last line is kept as a line.
+function storedLines(job, { splitFrames, extraLine }) {
+  let text = '';
+  for (const f of job.frames) text += splitFrames && !f.data.endsWith('\n') ? `${f.data}\n` : f.data;
+  const lines = text.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  if (extraLine) lines.splice(Math.min(extraLine.after, lines.length), 0, extraLine.text);
+  return lines;
+}
+
 class Rest {
   constructor({ project, jobs, auth, baseUrl }) {
     Object.assign(this, { project, jobs, auth, baseUrl });
@@ -227,10 +239,13 @@ class Rest {
   }
 
   download(c, job) {
-    if (c.query.limit === undefined) return { status: 200, text: job.text() };
-    const limit = Math.max(0, parseInt(c.query.limit, 10) || 0);
-    const lines = job.lines.slice(Math.max(0, job.lines.length - limit));
-    return { status: 200, text: lines.map((l) => `${l.data}\n`).join('') };
+    const stored = this.project.scenario.get('storedLog');
+    if (c.query.limit === undefined && !stored) return { status: 200, text: job.text() };
+    const all = stored ? storedLines(job, stored) : job.lines.map((l) => l.data);
+    const limit = c.query.limit === undefined ? all.length : Math.max(0, parseInt(c.query.limit, 10) || 0);
+    const lines = all.slice(Math.max(0, all.length - limit));
+    const eol = stored && stored.crlf ? '\r\n' : '\n';
+    return { status: 200, text: lines.map((l) => `${l}${eol}`).join('') };
   }
 
   cancel(c, job) {
@@ -240,4 +255,4 @@ class Rest {
   }
 }
 
-module.exports = { Rest };
+module.exports = { Rest, storedLines };

@@ -7,16 +7,22 @@ const DEFAULTS = {
   speed: null, // simulated seconds per real second; null = the launcher's --speed
   socketTokenTtl: 3600, // seconds of validity of a socket token
   oauthTokenTtl: 3600, // seconds of validity of an OAuth access token
-  http503: 0, // the next N /v1 calls answer 503
-  http429: { count: 0, retryAfter: 1 }, // the next N /v1 calls answer 429 + Retry-After
+  http503: { count: 0, retryAfter: null, retryAfterAs: 'seconds' }, // the next N /v1 calls answer 503
+  http429: { count: 0, retryAfter: 1, retryAfterAs: 'seconds' }, // the next N /v1 calls answer 429 + Retry-After
   slow: [], // [{match, delayMs, count?}]
   stall: [], // [{match, count?}] accept, never answer
   truncate: [], // [{match, bytes?, count?}] send part of the answer, then reset the connection
-  dropSocket: null, // {afterFrames, every}
+  dropSocket: null, // {afterFrames, every, how: 'close' | 'midFrame' | 'reset'}
   junkFrames: null, // {every}
   unknownEvents: null, // {every}
   replayFromStart: false,
   omitTimestamps: false,
+  sharedTimestamps: null, // {frames, resume: 'after' | 'at'}
+  storedLog: null, // {crlf, extraLine: {text, after}, splitFrames}
+  queueSeconds: 3, // a new job waits (no log yet) until a socket follows it, at most this long
+  batchedFrames: false, // job-data written as raw batches of frames, bypassing socket.io
+  pingIntervalMs: 25000, // engine.io pingInterval (the server pings EIO4 clients)
+  pingTimeoutMs: 20000, // engine.io pingTimeout
   noJobFinished: false,
   failJob: null, // {atEpoch?, message?, nth?}
   failClassify: null, // {message?, nth?}
@@ -45,6 +51,21 @@ function count(v, name) {
   return v;
 }
 
+const RETRY_AFTER_AS = ['seconds', 'date'];
+
+// http503 / http429: a count, or {count, retryAfter (seconds), retryAfterAs}.
+function httpFault(v, name, defaults) {
+  const knob = isObj(v) ? { ...defaults, ...v, count: count(v.count, `${name}.count`) } : { ...defaults, count: count(v, name) };
+  if (knob.retryAfter != null && !(Number(knob.retryAfter) >= 0)) fail(`${name}.retryAfter must be a number of seconds >= 0`);
+  if (!RETRY_AFTER_AS.includes(knob.retryAfterAs)) fail(`${name}.retryAfterAs must be one of ${RETRY_AFTER_AS.join(', ')}`);
+  return knob;
+}
+
+function oneOf(v, list, name) {
+  if (!list.includes(v)) fail(`${name} must be one of ${list.join(', ')}`);
+  return v;
+}
+
 function rules(v, name) {
   if (v == null) return [];
   const list = Array.isArray(v) ? v : [v];
@@ -69,16 +90,43 @@ const NORMALIZE = {
   speed: (v) => (v == null ? null : v > 0 ? Number(v) : fail('speed must be > 0')),
   socketTokenTtl: (v) => (v > 0 ? Number(v) : fail('socketTokenTtl must be > 0 seconds')),
   oauthTokenTtl: (v) => (v > 0 ? Number(v) : fail('oauthTokenTtl must be > 0 seconds')),
-  http503: (v) => count(v, 'http503'),
-  http429: (v) => (isObj(v) ? { count: count(v.count, 'http429.count'), retryAfter: v.retryAfter ?? 1 } : { count: count(v, 'http429'), retryAfter: 1 }),
+  http503: (v) => httpFault(v, 'http503', DEFAULTS.http503),
+  http429: (v) => httpFault(v, 'http429', { ...DEFAULTS.http429, retryAfter: 1 }),
   slow: (v) => rules(v, 'slow'),
   stall: (v) => rules(v, 'stall'),
   truncate: (v) => rules(v, 'truncate'),
-  dropSocket: (v) => optional(v, { afterFrames: 10, every: false }),
+  dropSocket: (v) => {
+    const knob = optional(v, { afterFrames: 10, every: false, how: 'close' });
+    if (knob) oneOf(knob.how, ['close', 'midFrame', 'reset'], 'dropSocket.how');
+    if (knob) knob.afterFrames = count(knob.afterFrames, 'dropSocket.afterFrames');
+    return knob;
+  },
   junkFrames: (v) => optional(v, { every: 5 }),
   unknownEvents: (v) => optional(v, { every: 5 }),
   replayFromStart: Boolean,
   omitTimestamps: Boolean,
+  sharedTimestamps: (v) => {
+    const knob = optional(v, { frames: 3, resume: 'after' });
+    if (knob && !(Number.isInteger(knob.frames) && knob.frames >= 2)) fail('sharedTimestamps.frames must be an integer >= 2');
+    if (knob) oneOf(knob.resume, ['after', 'at'], 'sharedTimestamps.resume');
+    return knob;
+  },
+  storedLog: (v) => {
+    const knob = optional(v, { crlf: true, extraLine: true, splitFrames: true });
+    if (!knob) return null;
+    if (knob.extraLine === true) knob.extraLine = { text: 'WARN: log collector restarted', after: 2 };
+    if (knob.extraLine && !(isObj(knob.extraLine) && typeof knob.extraLine.text === 'string' && !knob.extraLine.text.includes('\n'))) {
+      fail('storedLog.extraLine must be true, false or {"text": "one line", "after": N}');
+    }
+    if (knob.extraLine) knob.extraLine = { after: 2, ...knob.extraLine, after: count(knob.extraLine.after ?? 2, 'storedLog.extraLine.after') };
+    knob.crlf = Boolean(knob.crlf);
+    knob.splitFrames = Boolean(knob.splitFrames);
+    return knob;
+  },
+  queueSeconds: (v) => (v >= 0 ? Number(v) : fail('queueSeconds must be >= 0')),
+  batchedFrames: Boolean,
+  pingIntervalMs: (v) => (v >= 10 ? Number(v) : fail('pingIntervalMs must be >= 10')),
+  pingTimeoutMs: (v) => (v >= 10 ? Number(v) : fail('pingTimeoutMs must be >= 10')),
   noJobFinished: Boolean,
   failJob: (v) => optional(v, {}),
   failClassify: (v) => optional(v, {}),
@@ -130,16 +178,14 @@ class Scenario {
     return norm;
   }
 
-  // Decides the fault of the next /v1 call: null, {status: 503} or {status: 429, retryAfter}.
+  // Decides the fault of the next /v1 call: null or {status: 503 | 429, retryAfter, retryAfterAs}.
   takeHttpFault() {
-    if (this.values.http503 > 0) {
-      this.values.http503--;
-      return { status: 503 };
-    }
-    const rl = this.values.http429;
-    if (rl.count > 0) {
-      rl.count--;
-      return { status: 429, retryAfter: rl.retryAfter };
+    for (const [key, status] of [['http503', 503], ['http429', 429]]) {
+      const knob = this.values[key];
+      if (knob.count > 0) {
+        knob.count--;
+        return { status, retryAfter: knob.retryAfter, retryAfterAs: knob.retryAfterAs };
+      }
     }
     return null;
   }

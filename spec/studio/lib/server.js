@@ -19,6 +19,15 @@ const DEFAULT_SPEED = 10;
 const MAX_BODY = 16 * 1024 * 1024;
 const MAX_UPLOAD = 256 * 1024 * 1024; // multipart/form-data bodies (file uploads)
 
+// Retry-After as delta-seconds or as an HTTP date at least that far ahead (RFC 9110
+// §10.2.3; a date has whole seconds, so it is rounded up).
+function retryAfterHeader(fault) {
+  if (fault.retryAfter == null) return {};
+  if (fault.retryAfterAs !== 'date') return { 'retry-after': String(fault.retryAfter) };
+  const at = Math.ceil((Date.now() + Number(fault.retryAfter) * 1000) / 1000) * 1000;
+  return { 'retry-after': new Date(at).toUTCString() };
+}
+
 function sendJson(res, status, body, headers = {}) {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
   res.end(JSON.stringify(body));
@@ -38,7 +47,7 @@ class Simulator {
     this.scenario = new Scenario(scenario);
     this.auth = new Auth({ apiKey, scenario: this.scenario });
     this.recorder = new Recorder(record, () => this.auth.secrets());
-    this.jobs = new JobRegistry({ speed: () => this.speed(), pressure: (job) => this.sockets.backlog(job) });
+    this.jobs = new JobRegistry({ speed: () => this.speed(), pressure: (job) => this.sockets.backlog(job), knob: (k) => this.scenario.get(k) });
     this.project = new Project({ jobs: this.jobs, scenario: this.scenario });
     this.rest = new Rest({ project: this.project, jobs: this.jobs, auth: this.auth, baseUrl: () => this.url });
     this.tcp = new Set();
@@ -154,8 +163,8 @@ class Simulator {
 
   answer(req, url, query, parsed, match, finish) {
     const fault = this.scenario.takeHttpFault();
-    if (fault && fault.status === 503) return finish(503, { success: false, error: 'Service temporarily unavailable, try again later' });
-    if (fault && fault.status === 429) return finish(429, { success: false, error: 'Too many requests, slow down' }, { 'retry-after': String(fault.retryAfter) });
+    if (fault && fault.status === 503) return finish(503, { success: false, error: 'Service temporarily unavailable, try again later' }, retryAfterHeader(fault));
+    if (fault && fault.status === 429) return finish(429, { success: false, error: 'Too many requests, slow down' }, retryAfterHeader(fault));
     if (!match) return finish(404, { success: false, error: `Cannot ${req.method} ${url.pathname}` });
     if (!match.route.public) {
       const auth = this.auth.check(req.headers);
@@ -197,6 +206,7 @@ class Simulator {
   updateScenario(patch) {
     const applied = this.scenario.update(patch);
     if ('unreachable' in applied) this.outage.arm(this.scenario.get('unreachable'), this.counters);
+    if ('pingIntervalMs' in applied || 'pingTimeoutMs' in applied) this.sockets.applyPingKnobs();
   }
 
   stats() {
@@ -213,6 +223,7 @@ class Simulator {
         state: !j.done ? 'running' : j.finishedSuccessful ? 'succeeded' : 'failed',
         frames: j.frames.length,
         lines: j.lines.length,
+        finishedSentUs: j.finishedSentUs,
       })),
     };
   }
@@ -229,4 +240,4 @@ class Simulator {
   }
 }
 
-module.exports = { Simulator, DEFAULT_SPEED };
+module.exports = { Simulator, DEFAULT_SPEED, retryAfterHeader };

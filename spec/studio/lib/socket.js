@@ -1,12 +1,16 @@
 'use strict';
-// The Studio websocket: Socket.IO 2.5.1 (Engine.IO v3) on /socket.io/, the token check
-// and hello, start-log-stream, broadcast of job logs, and the socket-level faults.
+// The Studio websocket: a Socket.IO 4 server that allows Engine.IO v3 (`EIO=3`: our
+// client, edge-impulse-api; the client pings) next to v4 (`EIO=4`: python-socketio 5;
+// the server pings) on /socket.io/, the token check and hello, start-log-stream,
+// broadcast of job logs, and the socket-level faults.
 
-const createIo = require('socket.io');
-const { Wire } = require('./wire');
+const { Server } = require('socket.io');
+const { Outlet } = require('./outlet');
 const { Stream } = require('./stream');
 const { createRng, hash32 } = require('./rng');
 const { redactKeys, REDACTED } = require('./record');
+
+const HELLO = { hello: { version: 1 }, devices: [] };
 
 const PACKET_CODES = { open: 0, close: 1, ping: 2, pong: 3, message: 4, upgrade: 5, noop: 6 };
 
@@ -28,19 +32,37 @@ function parseEvent(raw) {
   }
 }
 
+// Lets an EIO3 connection's pongs through to the 'packet' event (the record) without
+// engine.io's heartbeat-direction check closing it.
+function tolerateClientPongs(engine) {
+  const patch = (transport) => {
+    if (!transport || transport.tolerantPongs) return;
+    transport.tolerantPongs = true;
+    const onPacket = transport.onPacket.bind(transport);
+    transport.onPacket = (packet) => {
+      if (packet.type === 'pong') engine.emit('packet', packet);
+      else onPacket(packet);
+    };
+  };
+  patch(engine.transport);
+  engine.on('upgrade', (transport) => patch(transport));
+}
+
 class Sockets {
   constructor({ httpServer, auth, jobs, scenario, recorder, log, onDataFrames }) {
     Object.assign(this, { auth, jobs, scenario, recorder, log });
     this.onDataFrames = onDataFrames || (() => {});
     this.conns = new Set();
-    this.byEngine = new WeakMap(); // engine.io socket -> conn
     this.opened = 0;
-    this.io = createIo(httpServer, {
+    this.io = new Server(httpServer, {
       path: '/socket.io',
       serveClient: false,
       perMessageDeflate: false,
       httpCompression: false,
       cookie: false,
+      allowEIO3: true,
+      pingInterval: scenario.get('pingIntervalMs'),
+      pingTimeout: scenario.get('pingTimeoutMs'),
     });
     this.io.on('connection', (socket) => this.onConnection(socket));
     jobs.on('created', (job) => this.onJobCreated(job));
@@ -48,18 +70,25 @@ class Sockets {
     jobs.on('finished', (job) => this.pumpFollowers(job));
   }
 
+  // Engine.IO timings for connections opened from now on (pings already scheduled keep
+  // theirs until their next round).
+  applyPingKnobs() {
+    this.io.engine.opts.pingInterval = this.scenario.get('pingIntervalMs');
+    this.io.engine.opts.pingTimeout = this.scenario.get('pingTimeoutMs');
+  }
+
   onConnection(socket) {
-    const known = this.byEngine.get(socket.conn);
-    if (known) return this.onReconnectNamespace(known, socket);
     const id = ++this.opened;
     const query = socket.handshake.query || {};
-    this.recorder.write({ kind: 'ws-open', conn: id, query: { ...redactKeys(query), ...(query.token !== undefined ? { token: REDACTED } : {}) } });
-    const wire = new Wire(socket.conn);
-    const conn = { id, socket, wire, onDemand: query.onDemandLogs === 'true', projectId: null, stream: null };
+    this.recorder.write({ kind: 'ws-open', conn: id, eio: socket.conn.protocol, query: { ...redactKeys(query), ...(query.token !== undefined ? { token: REDACTED } : {}) } });
+    const outlet = new Outlet(socket, {
+      batched: this.scenario.get('batchedFrames'),
+      onCut: (how) => this.recorder.write({ kind: 'ws-cut', conn: id, how, framesSent: outlet.framesSent }),
+    });
+    const conn = { id, socket, outlet, onDemand: query.onDemandLogs === 'true', projectId: null, stream: null };
     socket.conn.on('packet', (p) => this.onPacket(conn, p));
     socket.on('disconnect', (reason) => this.onClose(conn, reason));
     this.conns.add(conn);
-    this.byEngine.set(socket.conn, conn);
 
     const check = this.auth.checkSocketToken(query.token);
     if (check.error) {
@@ -70,50 +99,57 @@ class Sockets {
     }
     conn.projectId = check.projectId;
     conn.stream = new Stream({
-      wire,
+      outlet,
       scenario: this.scenario,
       rng: createRng(hash32(`${this.scenario.get('seed')}|conn|${id}`)),
       onData: (n) => this.onDataFrames(n),
     });
     this.armDrop(conn);
     this.armPings(conn);
-    wire.send(['42["hello",{"hello":{"version":1},"devices":[]}]']);
+    socket.emit('hello', HELLO);
     if (!conn.onDemand) {
-      for (const job of this.jobs.all(conn.projectId)) if (!job.done) conn.stream.follow(job, false);
+      for (const job of this.jobs.all(conn.projectId)) {
+        if (job.done) continue;
+        conn.stream.follow(job, false);
+        this.jobs.followed(job);
+      }
     }
     socket.on('start-log-stream', (msg) => this.onStartLogStream(conn, msg));
-  }
-
-  // A client that sends `40` again gets the default namespace again (socket.io 2
-  // makes a new socket object and runs the handler again): same connection, new hello.
-  onReconnectNamespace(conn, socket) {
-    if (!conn.stream) return;
-    socket.on('start-log-stream', (msg) => this.onStartLogStream(conn, msg));
-    conn.wire.send(['42["hello",{"hello":{"version":1},"devices":[]}]']);
   }
 
   armDrop(conn) {
     const drop = this.scenario.get('dropSocket');
     if (!drop || (!drop.every && !this.scenario.dropArmed)) return;
-    conn.wire.limit = drop.afterFrames;
-    conn.wire.onLimit = () => {
+    const outlet = conn.outlet;
+    outlet.limit = drop.afterFrames;
+    outlet.onLimit = () => {
       if (!drop.every) {
         if (!this.scenario.dropArmed) {
-          conn.wire.limit = Infinity;
+          outlet.limit = Infinity;
           return;
         }
         this.scenario.dropArmed = false;
       }
-      this.log(`socket ${conn.id}: dropping after ${conn.wire.framesSent} frames`);
-      setImmediate(() => conn.wire.drop());
+      this.log(`socket ${conn.id}: dropping (${drop.how}) after ${outlet.framesSent} frames`);
+      // midFrame: the stream's next item is cut (outlet.send); with nothing more to
+      // send, the connection is closed as it is
+      if (drop.how === 'midFrame') {
+        outlet.cutMidFrame = true;
+        conn.cutTimer = setTimeout(() => outlet.drop('close'), 500);
+      } else setImmediate(() => outlet.drop(drop.how));
     };
-    if (conn.wire.framesSent >= conn.wire.limit) conn.wire.count(0);
+    if (outlet.framesSent >= outlet.limit) outlet.count(0);
   }
 
+  // The serverPingMs knob: extra server pings. An EIO3 server never pings, and
+  // engine.io closes an EIO3 connection that sends a pong ("invalid heartbeat
+  // direction"): the pongs answering these pings are recorded and otherwise ignored.
   armPings(conn) {
     const ms = this.scenario.get('serverPingMs');
     if (!ms) return;
-    conn.pingTimer = setInterval(() => conn.wire.send(['2']), ms);
+    const engine = conn.socket.conn;
+    if (engine.protocol === 3) tolerateClientPongs(engine);
+    conn.pingTimer = setInterval(() => engine.sendPacket('ping'), ms);
   }
 
   onPacket(conn, packet) {
@@ -135,19 +171,24 @@ class Sockets {
       return;
     }
     conn.stream.subscribe(job, Number(msg.lastReceivedTimestamp) || 0);
+    this.jobs.followed(job);
   }
 
   onClose(conn, reason) {
     if (!this.conns.has(conn)) return;
     clearInterval(conn.pingTimer);
-    conn.wire.closed = true;
+    clearTimeout(conn.cutTimer);
+    conn.outlet.closed = true;
     this.conns.delete(conn);
     this.recorder.write({ kind: 'ws-close', conn: conn.id, reason });
   }
 
   onJobCreated(job) {
     for (const conn of this.conns) {
-      if (conn.stream && !conn.onDemand && conn.projectId === job.projectId) conn.stream.follow(job, true);
+      if (conn.stream && !conn.onDemand && conn.projectId === job.projectId) {
+        conn.stream.follow(job, true);
+        this.jobs.followed(job);
+      }
     }
   }
 
@@ -164,12 +205,15 @@ class Sockets {
 
   dropAll() {
     const n = this.conns.size;
-    for (const conn of this.conns) conn.wire.drop();
+    for (const conn of this.conns) conn.outlet.drop();
     return n;
   }
 
   close() {
-    for (const conn of this.conns) clearInterval(conn.pingTimer);
+    for (const conn of this.conns) {
+      clearInterval(conn.pingTimer);
+      clearTimeout(conn.cutTimer);
+    }
     this.dropAll();
     this.io.close();
   }

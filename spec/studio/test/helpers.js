@@ -3,7 +3,9 @@
 // `ws` that keeps every frame it received. Every wait is bounded.
 
 const { spawn } = require('child_process');
+const crypto = require('crypto');
 const fs = require('fs');
+const net = require('net');
 const os = require('os');
 const path = require('path');
 const WebSocket = require('ws');
@@ -154,6 +156,92 @@ class EioClient {
   }
 }
 
+// A websocket client on a bare TCP socket, to see the wire itself: the frames, how many
+// arrived per TCP read, bytes left over from a frame cut short, and how the TCP
+// connection ended ('end' for FIN, or the error code, e.g. ECONNRESET).
+class RawWsClient {
+  constructor(url, { token, eio = 3, onDemand = true } = {}) {
+    const u = new URL(url);
+    const q = `EIO=${eio}&transport=websocket${onDemand ? '&onDemandLogs=true' : ''}&token=${encodeURIComponent(token)}`;
+    this.frames = [];
+    this.reads = 0;
+    this.buf = Buffer.alloc(0);
+    this.upgraded = false;
+    this.ended = null;
+    this.tcp = net.connect(Number(u.port), u.hostname);
+    this.tcp.on('connect', () => this.tcp.write(`GET /socket.io/?${q} HTTP/1.1\r\nHost: ${u.host}\r\nUpgrade: websocket\r\n`
+      + `Connection: Upgrade\r\nSec-WebSocket-Key: ${crypto.randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`));
+    this.tcp.on('data', (d) => this.onData(d));
+    this.closedP = new Promise((resolve) => {
+      this.tcp.on('error', (e) => { this.ended = this.ended || e.code; });
+      this.tcp.on('end', () => { this.ended = this.ended || 'end'; });
+      this.tcp.on('close', () => resolve(this.ended || 'close'));
+    });
+  }
+
+  onData(d) {
+    this.buf = Buffer.concat([this.buf, d]);
+    if (!this.upgraded) {
+      const end = this.buf.indexOf('\r\n\r\n');
+      if (end === -1) return;
+      this.upgraded = true;
+      this.buf = this.buf.subarray(end + 4);
+    }
+    this.reads++;
+    for (;;) {
+      const f = this.parseFrame();
+      if (!f) return;
+      this.frames.push({ ...parseFrame(f.opcode === 1 ? f.payload.toString('utf8') : f.payload), read: this.reads });
+    }
+  }
+
+  parseFrame() {
+    const b = this.buf;
+    if (b.length < 2) return null;
+    let len = b[1] & 0x7f;
+    let off = 2;
+    if (len === 126) {
+      if (b.length < 4) return null;
+      len = b.readUInt16BE(2);
+      off = 4;
+    } else if (len === 127) {
+      if (b.length < 10) return null;
+      len = Number(b.readBigUInt64BE(2));
+      off = 10;
+    }
+    if (b.length < off + len) return null;
+    this.buf = b.subarray(off + len);
+    return { opcode: b[0] & 0x0f, payload: b.subarray(off, off + len) };
+  }
+
+  // Sends a text frame (masked, as a client must).
+  send(text) {
+    const payload = Buffer.from(text, 'utf8');
+    const mask = crypto.randomBytes(4);
+    const head = payload.length < 126 ? Buffer.from([0x81, 0x80 | payload.length])
+      : Buffer.from([0x81, 0x80 | 126, payload.length >> 8, payload.length & 0xff]);
+    const body = Buffer.from(payload.map((c, i) => c ^ mask[i % 4]));
+    this.tcp.write(Buffer.concat([head, mask, body]));
+  }
+
+  events(name) {
+    return this.frames.filter((f) => f.event === name);
+  }
+
+  async hello(ms = 5000) {
+    return until(() => this.events('hello')[0], ms, 'hello');
+  }
+
+  follow(jobId, lastReceivedTimestamp = 0) {
+    this.send(`42${JSON.stringify(['start-log-stream', { jobId, lastReceivedTimestamp }])}`);
+  }
+
+  close() {
+    this.tcp.destroy();
+    return withTimeout(this.closedP, 5000, 'tcp close');
+  }
+}
+
 async function train(sim, body, learnId = sim.learn_id) {
   const res = await sim.api('POST', `/v1/api/${sim.project_id}/jobs/train/keras/${learnId}`, body);
   if (res.status !== 200 || !res.body.success) throw new Error(`train failed: ${res.status} ${res.text}`);
@@ -181,5 +269,5 @@ function readRecord(file) {
 }
 
 module.exports = {
-  startSim, request, until, withTimeout, EioClient, parseFrame, train, jobStatus, waitJob, download, readRecord, tmpFile,
+  startSim, request, until, withTimeout, EioClient, RawWsClient, parseFrame, train, jobStatus, waitJob, download, readRecord, tmpFile,
 };

@@ -5,7 +5,7 @@
 const test = require('node:test');
 const assert = require('node:assert');
 const { EdgeImpulseApi } = require('edge-impulse-api');
-const { startSim, withTimeout } = require('./helpers');
+const { startSim, withTimeout, tmpFile, readRecord } = require('./helpers');
 
 test('official client: trainKerasJob + runJobUntilCompletion receives every log line', async (t) => {
   const sim = await startSim({ speed: 100 });
@@ -88,4 +88,36 @@ test('official client: classify, performance and deployment, down to the ZIP byt
   assert.ok(Buffer.isBuffer(zip));
   assert.strictEqual(zip.readUInt32LE(0), 0x04034b50, 'a ZIP local file header');
   assert.strictEqual(zip.readUInt32LE(zip.length - 22), 0x06054b50, 'a ZIP end of central directory');
+});
+
+test('official client: a job of more than two simulated minutes, live, on one connection with real pings', async (t) => {
+  // 50 epochs: ~138 simulated seconds, ~14 s at speed 10; the client pings every 5 s
+  const record = tmpFile('record.jsonl');
+  const sim = await startSim({ speed: 10, record });
+  t.after(() => sim.stop());
+  const api = new EdgeImpulseApi({ endpoint: sim.url });
+  await api.authenticate({ method: 'apiKey', apiKey: sim.api_key });
+  const started = await api.jobs.trainKerasJob(sim.project_id, sim.learn_id, { trainingCycles: 50 });
+  let received = '';
+  const arrivals = [];
+  await withTimeout(api.runJobUntilCompletion({ type: 'project', projectId: sim.project_id, jobId: started.id }, (d) => {
+    received += d;
+    arrivals.push(Date.now());
+  }), 120000, 'runJobUntilCompletion');
+
+  const log = await api.jobs.downloadJobsLogs(sim.project_id, started.id);
+  assert.ok(log.includes('Epoch 50/50\n'));
+  assert.ok(arrivals.at(-1) - arrivals[1] >= 10000, 'the log arrived live, over the job\'s ~14 s');
+  assert.strictEqual(received, `Connected to job\n${log}`, 'every line, once, in order; no reconnect');
+  const status = (await api.jobs.getJobStatus(sim.project_id, started.id)).job;
+  const simulated = (Date.parse(status.finished) - Date.parse(status.started)) / 1000 * 10;
+  assert.ok(simulated >= 120, `${simulated.toFixed(0)} simulated seconds`);
+  const rec = readRecord(record);
+  const opens = rec.filter((r) => r.kind === 'ws-open');
+  assert.strictEqual(opens.length, 1, 'one connect');
+  assert.strictEqual(opens[0].eio, 3);
+  const closes = rec.filter((r) => r.kind === 'ws-close' && r.t < Date.parse(status.finished) + 1000);
+  assert.deepStrictEqual(closes, [], 'no disconnect while the job ran');
+  const pings = rec.filter((r) => r.kind === 'ws-message' && r.raw === '2');
+  assert.ok(pings.length >= 2, `${pings.length} client pings answered on the way`);
 });
