@@ -33,10 +33,18 @@ end
 
 -- Whether the call after each 429/503 waited until the Retry-After date, 2 s ahead
 -- rounded up to the second: at least a second.
+-- Each answer with that status was followed by its own retry (the next call of the
+-- same operation) no sooner than a second later.
 local function waited_for_date(sim, status)
   local list = sim:requests(".")
   for i, r in ipairs(list) do
-    if r.status == status and (not list[i + 1] or list[i + 1].t - r.t < 1000) then return false end
+    if r.status == status then
+      local retry
+      for k = i + 1, #list do
+        if list[k].operationId == r.operationId then retry = list[k]; break end
+      end
+      if not retry or retry.t - r.t < 1000 then return false end
+    end
   end
   return answered(sim, status) or false
 end
@@ -63,10 +71,6 @@ local ROWS = {
     name = "lines sharing a timestamp across a resubscription that resumes after it",
     scenario = { sharedTimestamps = { frames = 3, resume = "after" }, dropSocket = { afterFrames = 40 } },
     happened = function(sim) return resumed(sim) >= 1 or nil end,
-    pending = "the client resubscribes with the last timestamp and keeps its partial line; the frames "
-      .. "sharing that timestamp that it never got are skipped by the server, so the line is glued to "
-      .. "the next one ('Epo' + '50/50 - 3s - loss: …') instead of being back-filled from the stored "
-      .. "log (back-fill aligned on lines is being added in lua/ei/job.lua / stream.lua)",
   },
   {
     name = "lines sharing a timestamp across a resubscription that resumes at it",
@@ -90,9 +94,6 @@ local ROWS = {
       sharedTimestamps = { frames = 3, resume = "after" }, dropSocket = { afterFrames = 40 },
     },
     happened = function(sim) return resumed(sim) >= 1 or nil end,
-    pending = "the client takes the skipped lines from the stored log by position, so the stored "
-      .. "log's extra line and its other split of a streamed line arrive as lines of their own (62 "
-      .. "lines instead of 53); back-fill aligned on lines is being added in lua/ei/job.lua",
   },
 }
 
@@ -124,8 +125,6 @@ describe("following a job over a rough network", function()
 
   for _, status in ipairs { 429, 503 } do
     it("waits until a Retry-After HTTP date on " .. status .. " before the next call", function()
-      pending("lua/ei/client.lua reads Retry-After as delta-seconds only and retries a date at once "
-        .. "(12 ms later, measured); HTTP-date parsing is being added there")
       local sim = helper.studio { speed = 5 }
       finally(function() sim:stop() end)
       local client = sim:client { status_interval = 0.5, backoff = 0.01 }

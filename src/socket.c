@@ -212,11 +212,16 @@ static int write_one(ei_socket *s, struct lws *wsi)
 	return 0;
 }
 
+/* lastReceivedTimestamp is one millisecond before the newest one delivered:
+ * several payloads may share that millisecond, and a server that resumes after
+ * it would skip those of them the client never got. What comes again is
+ * dropped by the de-duplication (stream.c). */
 static void subscribe(ei_socket *s, ei_stream *st)
 {
 	char msg[EI_EIO_SUBSCRIBE_MAX];
 	ei_stream_resubscribe(st);
-	send_text(s, msg, ei_eio_subscribe(msg, st->job, st->has_ts ? st->last_ts : 0));
+	double from = st->has_ts && st->last_ts >= 1 ? st->last_ts - 1 : 0;
+	send_text(s, msg, ei_eio_subscribe(msg, st->job, from));
 }
 
 /* ---- Jobs -------------------------------------------------------------- */

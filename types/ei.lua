@@ -97,8 +97,8 @@ local Client = {}
 ---Start training a Keras learn block (`trainKerasJob`).
 ---@param project_id integer
 ---@param learn_id integer
----@param params? ei.SetKerasParameterRequest
 ---@param opts? ei.CallOptions
+---@param params? ei.SetKerasParameterRequest
 ---@return ei.Job|nil, string?, ei.Code?
 function Client:train_keras(project_id, learn_id, params, opts) end
 ---@return ei.Job
@@ -114,9 +114,9 @@ function Client:impulse(project_id) end
 function Client:keras_config(project_id, learn_id) end
 ---@param project_id integer
 ---@param learn_id integer
+---@param opts? ei.CallOptions
 ---@param params ei.SetKerasParameterRequest
 ---@return table|nil, string?, ei.Code?
----@param opts? ei.CallOptions
 function Client:set_keras_config(project_id, learn_id, params, opts) end
 ---@return table|nil, string?, ei.Code?
 function Client:keras_metadata(project_id, learn_id) end
@@ -146,6 +146,45 @@ function ei.validate(schema_name, t, opts) end
 function ei.file(path, filename, content_type) end
 ---@return any ...
 function ei.run(...) end
+
+---@class ei.pipeline.TestVariant
+---@field variant string
+---@field accuracy number 0..1
+---@field good integer
+---@field bad integer
+---@field labels string[]
+---@field confusion table<string, table<string, number>> percent of each actual label
+
+---@class ei.pipeline.TestResult: ei.pipeline.TestVariant
+---@field success boolean
+---@field job integer
+---@field reason? string the job's last ERROR line when it failed
+---@field variants? table<string, ei.pipeline.TestVariant>
+
+---@class ei.pipeline.FitResult
+---@field variant string
+---@field engine string
+---@field device string
+---@field device_name? string
+---@field ram integer bytes
+---@field rom integer bytes
+---@field latency_ms number
+---@field model { ram: integer, rom: integer, latency_ms: number }
+---@field dsp? { ram: integer, latency_ms: number }
+---@field fits boolean
+---@field over string[] "ram", "rom", "latency_ms"
+
+---@class ei.pipeline.DeployResult
+---@field success boolean
+---@field job integer
+---@field version integer
+---@field type string
+---@field engine string
+---@field model_type? string
+---@field reason? string
+---@field path? string
+---@field size? integer
+---@field sha256? string
 
 ---A training's result, as `ei.pipeline.train` gives it.
 ---@class ei.TrainResult
@@ -198,5 +237,34 @@ function Pipeline.train_all(client, list) end
 ---@param result ei.TrainResult
 ---@param out? file*|fun(line: string)
 function Pipeline.report(result, out) end
+
+
+---Classify the test set (startClassifyJob) and read the results per variant.
+---@param client ei.Client
+---@param project_id integer
+---@param opts? { variants?: string[], on_event?: fun(ev: ei.Event) }
+---@return ei.pipeline.TestResult|nil result
+---@return string? message
+---@return ei.Code? code
+function Pipeline.test(client, project_id, opts) end
+
+---The trained model's on-device RAM, ROM and latency, and whether they fit the limits given.
+---@param client ei.Client
+---@param project_id integer
+---@param learn_id integer
+---@param opts? { variant?: string, engine?: string, device?: string, dsp?: boolean, ram?: integer, rom?: integer, latency_ms?: number }
+---@return ei.pipeline.FitResult|nil result
+---@return string? message
+---@return ei.Code? code
+function Pipeline.fit(client, project_id, learn_id, opts) end
+
+---Build for a device (buildOnDeviceModelJob), follow the job and stream the archive to a file.
+---@param client ei.Client
+---@param project_id integer
+---@param opts? { type?: string, engine?: string, model_type?: string, parameters?: table<string, string>, output?: string, on_event?: fun(ev: ei.Event) }
+---@return ei.pipeline.DeployResult|nil result
+---@return string? message
+---@return ei.Code? code
+function Pipeline.deploy(client, project_id, opts) end
 
 return ei

@@ -405,11 +405,33 @@ local function exchange(self, method, path, body, content_type, transfer)
   return status, rbody, rheaders
 end
 
--- Seconds a 429/503 asks us to wait: Retry-After in seconds, if given.
+local MONTHS = { Jan = 1, Feb = 2, Mar = 3, Apr = 4, May = 5, Jun = 6, Jul = 7, Aug = 8, Sep = 9, Oct = 10, Nov = 11, Dec = 12 }
+
+-- Seconds since the epoch of an HTTP date (RFC 9110 IMF-fixdate: "Sun, 06 Nov 1994
+-- 08:49:37 GMT"), or nil. os.time(table) would read it as local time.
+local function http_date(value)
+  local d, mon, y, h, m, s = value:match("^%a%a%a, (%d%d) (%a%a%a) (%d%d%d%d) (%d%d):(%d%d):(%d%d) GMT$")
+  local month = MONTHS[mon]
+  if not month then return nil end
+  y, month = tonumber(y), month
+  if month <= 2 then y = y - 1 end -- days from the civil date, March-based years
+  local era = y // 400
+  local yoe = y - era * 400
+  local doy = (153 * (month + (month > 2 and -3 or 9)) + 2) // 5 + tonumber(d) - 1
+  local days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+  return days * 86400 + tonumber(h) * 3600 + tonumber(m) * 60 + tonumber(s)
+end
+
+-- Seconds a 429/503 asks us to wait: Retry-After in seconds or as an HTTP date.
 local function retry_after(headers)
   local value = headers and headers["retry-after"]
-  local seconds = value and tonumber(value)
-  if seconds and seconds >= 0 then return math.min(seconds, 300) end
+  if not value then return nil end
+  local seconds = tonumber(value)
+  if not seconds then
+    local at = http_date(value)
+    seconds = at and at - os.time()
+  end
+  if seconds then return math.min(math.max(seconds, 0), 300) end
   return nil
 end
 
@@ -631,11 +653,11 @@ function Client:call(operation_id, args, opts)
   if type(body) == "table" then -- multipart/form-data
     transfer.parts, body, content_type = multipart_parts(body), nil, nil
   end
-  local res, err, code = self:rest(method, path, body, content_type, nil, transfer)
+  local res, err, code, status = self:rest(method, path, body, content_type, nil, transfer)
   if res and opts.output then
     return check_saved_answer(self, operation_id, res)
   end
-  return res, err, code
+  return res, err, code, status
 end
 
 local function check_id(value, n, fname)
