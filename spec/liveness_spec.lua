@@ -5,6 +5,10 @@ local core = require "ei.core"
 
 local lines_of = helper.lines_of
 
+-- The longest call allowed: a call that waited for one late answer takes 1.5 s. Under
+-- tools/sanitize's ASan host (another interpreter) every call costs a few times more.
+local LONGEST_CALL = helper.lua == "lua5.4" and 0.05 or 0.25
+
 local function stored_lines(client, sim, job_id)
   return lines_of(assert(client:call("downloadJobsLogs", { projectId = sim.project_id, jobId = job_id })))
 end
@@ -20,10 +24,12 @@ end
 -- (seconds) and its name, and the first error.
 local function host_loop(client, jobs, bound, per_client)
   local worst, worst_name = 0, nil
+  local cpu_worst = 0 -- the same calls in CPU time, which a busy machine's preemptions do not inflate
   local function timed(name, f, ...)
-    local t = core.monotime()
+    local t, c0 = core.monotime(), os.clock()
     local a, b, c = f(...)
     local took = core.monotime() - t
+    cpu_worst = math.max(cpu_worst, os.clock() - c0)
     if took > worst then worst, worst_name = took, name end
     return a, b, c
   end
@@ -66,7 +72,7 @@ local function host_loop(client, jobs, bound, per_client)
     end
   end
   if left > 0 then return logs, worst, worst_name, "the loop's bound passed", "ETIMEDOUT" end
-  return logs, worst, worst_name
+  return logs, worst, worst_name, nil, nil, cpu_worst
 end
 
 describe("a host loop", function()
@@ -77,13 +83,13 @@ describe("a host loop", function()
     } }
     local client = sim:client { status_interval = 1 }
     local job = assert(client:train_keras(sim.project_id, sim.learn_id, { trainingCycles = 30 }))
-    local logs, worst, name, err = host_loop(client, { job }, 120)
+    local logs, worst, name, err, _, cpu = host_loop(client, { job }, 120)
     assert.is_nil(err, err)
     assert.same(stored_lines(client, sim, job.id), logs[job.id])
     assert.is_true(#sim:records("ws-open") >= 3, "the socket was not dropped")
-    io.stderr:write(("host loop, 1 job, slow REST and drops: longest call %.2f ms (%s)\n"):format(worst * 1000, name))
-    -- A call that waited for one late answer would take 1.5 s.
-    assert.is_true(worst < 0.05, ("%s took %.1f ms"):format(name, worst * 1000))
+    io.stderr:write(("host loop, 1 job, slow REST and drops: longest call %.2f ms (%s), %.2f ms CPU\n")
+      :format(worst * 1000, name, cpu * 1000))
+    assert.is_true(worst < LONGEST_CALL, ("%s took %.1f ms"):format(name, worst * 1000))
     client:close()
     sim:stop()
   end)
@@ -97,14 +103,43 @@ describe("a host loop", function()
     local client = sim:client { status_interval = 2 }
     local jobs = {}
     for i = 1, 1000 do jobs[i] = assert(client:train_keras(sim.project_id, sim.learn_id, { trainingCycles = 1 })) end
-    local logs, worst, name, err = host_loop(client, jobs, 240, true)
+    local logs, worst, name, err, _, cpu = host_loop(client, jobs, 240, true)
     assert.is_nil(err, err)
     for _, i in ipairs { 1, 2, 500, 999, 1000 } do
       assert.same(stored_lines(client, sim, jobs[i].id), logs[jobs[i].id])
     end
     for _, job in ipairs(jobs) do assert.equal(23, #logs[job.id]) end -- 20 lines, a head of 2 and the end
-    io.stderr:write(("host loop, 1,000 jobs, slow tokens and drops: longest call %.2f ms (%s)\n"):format(worst * 1000, name))
-    assert.is_true(worst < 0.05, ("%s took %.1f ms"):format(name, worst * 1000))
+    io.stderr:write(("host loop, 1,000 jobs, slow tokens and drops: longest call %.2f ms (%s), %.2f ms CPU\n")
+      :format(worst * 1000, name, cpu * 1000))
+    assert.is_true(worst < LONGEST_CALL, ("%s took %.1f ms"):format(name, worst * 1000))
+    client:close()
+    sim:stop()
+  end)
+
+  it("starts and cancels jobs through pending calls without a call waiting for Studio's late answers", function()
+    local sim = helper.studio { speed = 30, scenario = { slow = { { match = "trainKerasJob|cancelJob", delayMs = 1500 } } } }
+    local client = sim:client()
+    local worst = 0
+    local function run(op)
+      local deadline = core.monotime() + 30
+      while not op:done() and core.monotime() < deadline do
+        core.poll(op:pollfd(), op:events(), math.min(op:timeout() or 0.05, 0.05))
+        local t = core.monotime()
+        op:step()
+        worst = math.max(worst, core.monotime() - t)
+      end
+      return op:result()
+    end
+    local job = assert(run(client:pending(client.train_keras, client, sim.project_id, sim.learn_id, { trainingCycles = 30 })))
+    assert.is_true(run(client:pending(job.cancel, job, true)))
+    assert.equal(1, #sim:requests("/jobs/" .. job.id .. "/cancel", "POST"))
+    assert.is_true(worst < LONGEST_CALL, ("a step took %.1f ms"):format(worst * 1000))
+    local failed = client:pending(client.train_keras, client, sim.project_id, sim.learn_id, { learningRate = "fast" })
+    local _, err, code = run(failed)
+    assert.equal("EINVAL", code)
+    assert.truthy(err:find("learningRate", 1, true))
+    local misuse = client:pending(client.train_keras, client, "not a project")
+    assert.has_error(function() run(misuse) end)
     client:close()
     sim:stop()
   end)

@@ -126,7 +126,33 @@ function Client:keras_metadata(project_id, learn_id) end
 function Client:generate_features(project_id, dsp_id, fields, opts) end
 ---@return string|nil, string?, ei.Code?
 function Client:socket_token(project_id) end
+---The client's descriptor, for a host's own loop: poll it, then `step`.
+---@return integer
+function Client:pollfd() end
+---@return string
+function Client:events() end
+---Seconds until `step` has work without I/O (0: now), or nil.
+---@return number|nil
+function Client:timeout() end
+---Do the ready work (I/O, timers, pending REST exchanges) without waiting.
+---@return boolean
+function Client:step() end
+---Run `f(...)` as a pending operation: nothing waits for it, every step moves it on.
+---@param f function
+---@return ei.Pending
+function Client:pending(f, ...) end
 function Client:close() end
+
+---A client call in progress (`client:pending`).
+---@class ei.Pending: ei.Pollable
+local Pending = {}
+---@return boolean
+function Pending:done() end
+---The call's results once it returned (raises what the call raised).
+---@return any ...
+function Pending:result() end
+---@return boolean done
+function Pending:step() end
 
 ---@class ei
 ---@field VERSION string

@@ -8,6 +8,11 @@ local Client = {}
 Client.__index = Client
 
 local DEFAULT_HOST = "https://studio.edgeimpulse.com"
+
+-- Requests a client has in flight at once; more wait their turn. Each holds a
+-- libcurl handle (a 16 KB receive buffer) and a connection: 1,000 jobs started
+-- together would otherwise hold 1,000 of each.
+local MAX_IN_FLIGHT = 16
 local MAX_BACKOFF = 30
 
 -- Statuses worth another try: the server says it is busy or broken for now.
@@ -69,7 +74,8 @@ function Client.new(opts)
     warned = {},
     sockets = {},
     in_flight = 0,
-    tasks = {}, task_of = setmetatable({}, { __mode = "k" }), tasks_done = 0,
+    tasks = {}, task_of = setmetatable({}, { __mode = "k" }), tasks_done = 0, queued_tasks = {},
+    max_in_flight = MAX_IN_FLIGHT,
   }, Client)
   local c, err, code = core.client { ca_file = opts.ca_file, user_agent = opts.user_agent or ("ei-train/" .. require("ei.version")), insecure = opts.insecure }
   if not c then return nil, err, code end
@@ -137,14 +143,41 @@ local function resume_task(self, task)
   if task.on_done then task.on_done(table.unpack(r, 2, r.n)) end
 end
 
---- Run `fn` as a task; `on_done` gets its results when it returns.
--- @local
-function Client:spawn(fn, on_done)
-  local task = { co = coroutine.create(fn), on_done = on_done }
+local function start_task(self, task)
+  task.co = coroutine.create(task.fn)
+  task.fn = nil
   self.tasks[#self.tasks + 1] = task
   self.task_of[task.co] = task
   resume_task(self, task)
+end
+
+--- Run `fn` as a task; `on_done` gets its results when it returns. With
+-- `queued`, a task that makes one request starts only once the client has a
+-- request slot free, so that a thousand status checks due together do not
+-- each hold a coroutine (which the collector traverses at once) while waiting.
+-- @local
+function Client:spawn(fn, on_done, queued)
+  local task = { fn = fn, on_done = on_done }
+  if queued and self.in_flight >= self.max_in_flight then
+    self.queued_tasks[#self.queued_tasks + 1] = task
+  else
+    start_task(self, task)
+  end
   return task
+end
+
+-- Start queued tasks while request slots are free, oldest first.
+local function start_queued(self)
+  local queue = self.queued_tasks
+  local n = #queue
+  if n == 0 or self.in_flight >= self.max_in_flight then return end
+  local i = 1
+  while i <= n and self.in_flight < self.max_in_flight do
+    start_task(self, queue[i])
+    i = i + 1
+  end
+  table.move(queue, i, n + 1, 1) -- the slot after n is nil: it ends the list
+  for k = n - i + 2, n do queue[k] = nil end
 end
 
 local function task_due(task, now)
@@ -153,6 +186,7 @@ end
 
 -- Resume every task whose wait is over; forget the finished ones.
 local function run_tasks(self)
+  start_queued(self)
   local tasks, now = self.tasks, core.monotime()
   local n = #tasks
   for i = 1, n do
@@ -165,6 +199,7 @@ local function run_tasks(self)
     tasks[i] = nil
     if not task.dead then j = j + 1; tasks[j] = task end
   end
+  start_queued(self)
 end
 
 -- A client call run as a task, for hosts that own their loop (`client:pending`).
@@ -226,6 +261,7 @@ end
 --- Seconds until a task wants to run (0: now), or nil when none waits on time.
 -- @local
 function Client:tasks_timeout()
+  if self.queued_tasks[1] and self.in_flight < self.max_in_flight then return 0 end
   local now, soonest = core.monotime(), nil
   for _, task in ipairs(self.tasks) do
     if task_due(task, now) then return 0 end
@@ -268,7 +304,7 @@ end
 function Client:step()
   check_open(self)
   local ok, err, code = self.core:step()
-  if self.tasks[1] then run_tasks(self) end
+  if self.tasks[1] or self.queued_tasks[1] then run_tasks(self) end
   if self.condition then self.condition:signal() end
   return ok, err, code
 end
@@ -291,7 +327,7 @@ end
 function Client:timeout()
   check_open(self)
   local t = self.core:timeout()
-  if self.tasks[1] then
+  if self.tasks[1] or self.queued_tasks[1] then
     local tt = self:tasks_timeout()
     if tt and (not t or tt < t) then t = math.max(0, tt) end
   end
@@ -338,10 +374,6 @@ local function auth_headers(self, headers)
   if bearer then headers[#headers + 1] = "Authorization: Bearer " .. bearer end
 end
 
--- Requests a client has in flight at once; more wait their turn. Each holds a
--- libcurl handle (a 16 KB receive buffer) and a connection: 1,000 jobs started
--- together would otherwise hold 1,000 of each.
-local MAX_IN_FLIGHT = 16
 
 -- A request's place among those in flight, given back however the exchange ends:
 -- returned, raised, its coroutine closed (__close) or abandoned and collected (__gc).
@@ -356,7 +388,7 @@ end
 Slot.__close, Slot.__gc = Slot.release, Slot.release
 
 local function take_slot(self)
-  local function has_room() return self.in_flight < MAX_IN_FLIGHT end
+  local function has_room() return self.in_flight < self.max_in_flight end
   if not has_room() then
     local _, closed = self:wait_until(has_room)
     if closed then return nil end
@@ -768,6 +800,8 @@ function Client:close()
   for _, s in pairs(self.sockets) do s:close() end
   local tasks = self.tasks
   self.tasks = {}
+  for _, task in ipairs(self.queued_tasks) do task.dead = true end
+  self.queued_tasks = {}
   for _, task in ipairs(tasks) do
     task.dead = true
     coroutine.close(task.co) -- gives back its request slot (a to-be-closed variable)

@@ -185,7 +185,7 @@ local function fetch_log(self, to_end)
       return
     end
     self.stored_log, self.to_end = type(text) == "string" and text or "", to_end
-  end)
+  end, true)
 end
 
 -- The job's queue is empty: place the stored log after what was delivered.
@@ -257,7 +257,7 @@ local function check_status(self, now)
     self.stream:server_answered(t)
     if self.stream:is_open() then self.polling_said = nil end
     if res.job.finished then self.final_status = res.job end
-  end)
+  end, true)
 end
 
 -- Start whatever work is due, without waiting for any of it.
@@ -341,6 +341,10 @@ function Job:receive(timeout)
     if self.finished or self.fatal or has_work(self, now) then
       -- loop: take what is there
     elseif deadline and now >= deadline then
+      if timeout == 0 then -- a host's loop asks this of every job, every turn
+        self.nothing_yet = self.nothing_yet or ("no event from job %d yet"):format(self.id)
+        return nil, self.nothing_yet, "ETIMEDOUT"
+      end
       return nil, ("no event from job %d within %gs"):format(self.id, timeout), "ETIMEDOUT"
     else
       -- A task that ends (a status, a token) changes what is due: look again then.

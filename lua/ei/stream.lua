@@ -68,7 +68,7 @@ local function connect(self)
   self.state = "token"
   self.client:spawn(function()
     return self.client:socket_token(self.project_id)
-  end, function(...) token_fetched(self, ...) end)
+  end, function(...) token_fetched(self, ...) end, true)
 end
 
 --- Follow a job on this stream.
