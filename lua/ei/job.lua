@@ -237,7 +237,9 @@ end
 local function check_status(self, now)
   local interval = self.client.status_interval or STATUS_INTERVAL
   self.next_status = now + (self.ended_hint and math.min(interval, 0.5) or interval)
-  if not self.stream:is_open() and not self.polling_said then
+  -- "polling" once the socket is down, not while it is still being opened the first time
+  local stream = self.stream
+  if not stream:is_open() and (stream.ever_open or stream.state == "waiting") and not self.polling_said then
     self.polling_said = true
     self:push { type = "connection", job = self.id, state = "polling" }
   end
