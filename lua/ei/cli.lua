@@ -29,6 +29,9 @@ cli.COMMANDS = {
   { name = "logs", module = "ei.cli.jobs" },
   { name = "cancel", module = "ei.cli.jobs" },
   { name = "jobs", module = "ei.cli.jobs" },
+  { name = "sweep", module = "ei.cli.sweep" },
+  { name = "test", module = "ei.cli.deploy" },
+  { name = "deploy", module = "ei.cli.deploy" },
 }
 
 --- The command that runs when the first word is an option.
@@ -193,6 +196,43 @@ function cli.connect(ctx)
   local client, err, code = ei.new { api_key = key }
   if not client then return nil, cli.fail(ctx, err, code) end
   return client
+end
+
+--- Run `act(client, project)` with the project of the options and a client from
+-- the environment, closing the client afterwards.
+-- @tparam table opts parsed options (`project`)
+-- @tparam table ctx the run's context
+-- @tparam function act returns the exit code
+-- @treturn integer the exit code
+function cli.with_client(opts, ctx, act)
+  local project, perr = cli.project(opts)
+  if not project then
+    ctx.stderr:write("ei-train: ", perr.msg, "\n")
+    return perr.exit
+  end
+  local client, rc = cli.connect(ctx)
+  if not client then return rc end
+  rc = act(client, project)
+  client:close()
+  return rc
+end
+
+--- Rows of cells as lines of aligned columns, two spaces apart, the last
+-- column unpadded.
+-- @tparam {{string,...},...} rows
+-- @treturn {string,...}
+function cli.align(rows)
+  local widths = {}
+  for _, row in ipairs(rows) do
+    for i, cell in ipairs(row) do widths[i] = math.max(widths[i] or 0, #cell) end
+  end
+  local out = {}
+  for _, row in ipairs(rows) do
+    local cells = {}
+    for i, cell in ipairs(row) do cells[i] = i < #row and cell .. (" "):rep(widths[i] - #cell) or cell end
+    out[#out + 1] = (table.concat(cells, "  "):gsub("%s+$", ""))
+  end
+  return out
 end
 
 -- The command of the first word, and where its options begin.
