@@ -178,6 +178,19 @@ local function interrupted(err, runs, ctx)
   return cli.EXIT.failed
 end
 
+-- 0 when a run trained; else 1 when a job ran and failed; else (no job could be
+-- started or followed) the exit code of the first run's error: 2 for invalid
+-- parameters, 3 for the service.
+local function exit_code(runs)
+  local ran = false
+  for _, r in ipairs(runs) do
+    if r.result and r.result.success then return cli.EXIT.ok end
+    ran = ran or r.result ~= nil
+  end
+  if ran then return cli.EXIT.failed end
+  return runs[1].code == "EINVAL" and cli.EXIT.usage or cli.EXIT.service
+end
+
 local function write_plot(path, runs, title)
   local f, err = io.open(path, "w")
   if not f then return nil, err end
@@ -200,10 +213,7 @@ local function run(opts, ctx)
     local ok, result = pcall(run_all, client, project, learn_id, runs, opts.parallel or sweep.DEFAULT_PARALLEL, view)
     if not ok then return interrupted(result, runs, ctx) end
     view.summary()
-    local rc = cli.EXIT.failed
-    for _, r in ipairs(runs) do
-      if r.result and r.result.success then rc = cli.EXIT.ok end
-    end
+    local rc = exit_code(runs)
     if opts.plot then
       local written, werr = write_plot(opts.plot, runs,
         ("Sweep of %d runs, learn block %d: validation per epoch"):format(#runs, learn_id))

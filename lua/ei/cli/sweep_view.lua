@@ -170,14 +170,16 @@ local function counts_line(runs, started_at, width)
     #runs, n.running, n.queued, n.done, n.failed, clock(core.monotime() - started_at)), width)
 end
 
--- On a terminal: lines that stay (finished runs) above a block redrawn in place.
+-- On a terminal: lines that stay (finished runs) above a block redrawn in place,
+-- each of its lines cut to the width so none wraps.
 local function live(out, runs, width_of)
   local drawn, started_at, label_width = 0, core.monotime(), 0
   for _, r in ipairs(runs) do label_width = math.max(label_width, #r.label) end
   local function redraw(lasting, with_block)
     local width = width_of()
     local buf = { drawn > 0 and ("\r\27[%dA\27[J"):format(drawn) or "\r\27[J" }
-    for _, line in ipairs(lasting or {}) do buf[#buf + 1] = fit(line, width) .. "\n" end
+    -- lines that stay may wrap: only the block's lines are counted to move back up
+    for _, line in ipairs(lasting or {}) do buf[#buf + 1] = line .. "\n" end
     drawn = 0
     if with_block ~= false then
       buf[#buf + 1] = counts_line(runs, started_at, width) .. "\n"
@@ -202,7 +204,7 @@ local function live(out, runs, width_of)
     finished = function(run) redraw { outcome_line(run) } end,
     summary = function()
       redraw({ "" }, false)
-      for _, line in ipairs(view.table_lines(runs)) do out:write(fit(line, width_of()), "\n") end
+      for _, line in ipairs(view.table_lines(runs)) do out:write(line, "\n") end
       out:flush()
     end,
   }
