@@ -401,6 +401,28 @@ describe("ei-train test and deploy", function()
     assert.matches("finished: failure (ERROR: EON Compiler crashed)", out, 1, true)
   end)
 
+  it("deploy on an 80-column tmux screen: one step line redrawn in place, then the archive", function()
+    if not has("tmux") then pending("tmux is not installed") return end
+    train_once()
+    sim:control("scenario", { speed = 5 }) -- the build takes ~2 s: long enough to see it live
+    local path = dir .. "/model.zip"
+    local width = 80
+    local t = helper.tmux(helper.ei_train_command(sim, "deploy --output " .. q(path)), width, 20)
+    local live = helper.screen_when(t, "%d:%d%d  [^\n]*[A-Za-z]", 60)
+    local screen = helper.screen_when(t, "rc=%d+", 120)
+    t.stop()
+    assert.is_string(live, "no step line within 60 s")
+    assert.is_string(screen, "deploy did not end within 120 s")
+    local steps = 0
+    for _, line in ipairs(helper.lines_of(live)) do
+      assert.is_true(#line <= width - 1, ("%d wide: %q"):format(#line, line))
+      if line:match("^%d+:%d%d  ") then steps = steps + 1 end
+    end
+    assert.equal(1, steps, live)
+    local size = assert(io.open(path, "rb")):seek("end")
+    assert.matches("^finished: success\npath    [^\n]*\nsize    " .. size .. " bytes\nsha256  %x+\nrc=0\n", screen)
+  end)
+
   it("--help describes each command and exits 0", function()
     for _, row in ipairs { { "sweep", "--grid key=v1,v2" }, { "test", "--variant V" }, { "deploy", "--engine E" } } do
       local out, rc = helper.ei_train(row[1] .. " --help", env_of(sim))

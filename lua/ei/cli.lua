@@ -2,7 +2,8 @@
 --
 -- `ei-train [train] --project P --learn L …` starts training (the default when the
 -- first word is an option); `follow JOB`, `status JOB`, `logs JOB`, `cancel JOB` and
--- `jobs` act on jobs. Each command is a table in `cli.COMMANDS` (name, module): a
+-- `jobs` act on jobs; `sweep` trains a grid of parameters, `test` and `deploy` take
+-- the trained model on. Each command is a table in `cli.COMMANDS` (name, module): a
 -- new one is one more row and a module returning `{ [name] = command }` where a
 -- command has `summary`, `usage`, `help`, `options` and `run(opts, ctx)`.
 -- Credentials and host come from `EI_API_KEY` and `EI_HOST`, the project from
@@ -62,7 +63,7 @@ function cli.usage()
   for _, row in ipairs(cli.COMMANDS) do
     if row.name ~= cli.DEFAULT then lines[#lines + 1] = "       " .. cli.command(row.name).usage end
   end
-  lines[#lines + 1] = "\nDrive Edge Impulse Studio training: start it, follow it, look at jobs.\n\nCommands:"
+  lines[#lines + 1] = "\nDrive Edge Impulse Studio training: start it, follow it, look at jobs,\nsweep a grid of parameters, test the model and deploy it.\n\nCommands:"
   for _, row in ipairs(cli.COMMANDS) do
     lines[#lines + 1] = ("  %-8s %s"):format(row.name, cli.command(row.name).summary)
   end

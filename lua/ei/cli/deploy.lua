@@ -148,7 +148,7 @@ the confusion matrix. Exit status 1 when the job failed (e.g. no trained model).
 deploy.deploy = {
   summary = "build the impulse for a device and download the archive",
   usage = "ei-train deploy [--project P] [--type zip] [--engine E] [--model-type T]\n"
-    .. "                [--output FILE] [--json]",
+    .. "                       [--output FILE] [--json]",
   options = { project = "value", type = "value", engine = "value", ["model-type"] = "value", output = "value", json = "flag" },
   help = [[
   --type T           the deployment type (default zip: a C++ library)

@@ -230,7 +230,7 @@ end
 sweep.sweep = {
   summary = "train every combination of a grid of parameters and rank the runs",
   usage = "ei-train sweep --project P --learn L --grid key=v1,v2... [--set key=value]...\n"
-    .. "                [--params FILE] [--parallel N] [--json] [--plot FILE.svg]",
+    .. "                      [--params FILE] [--parallel N] [--json] [--plot FILE.svg]",
   options = OPTIONS,
   help = [[
   --project P        the project id (integer; default EI_PROJECT_ID)
