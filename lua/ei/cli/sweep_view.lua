@@ -170,6 +170,14 @@ local function counts_line(runs, started_at, width)
     #runs, n.running, n.queued, n.done, n.failed, clock(core.monotime() - started_at)), width)
 end
 
+local STDOUT_FD = 1
+
+-- The rows of the terminal on stdout, or nil when it does not say.
+local function screen_rows()
+  local _, rows = core.terminal_size(STDOUT_FD)
+  return rows and rows > 0 and rows or nil
+end
+
 -- On a terminal: lines that stay (finished runs) above a block redrawn in place,
 -- each of its lines cut to the width so none wraps.
 local function live(out, runs, width_of)
@@ -182,14 +190,19 @@ local function live(out, runs, width_of)
     for _, line in ipairs(lasting or {}) do buf[#buf + 1] = line .. "\n" end
     drawn = 0
     if with_block ~= false then
-      buf[#buf + 1] = counts_line(runs, started_at, width) .. "\n"
-      drawn = 1
+      local lines = { counts_line(runs, started_at, width) }
       for _, r in ipairs(runs) do
-        if r.start and not r.seconds then
-          buf[#buf + 1] = running_line(r, width, label_width) .. "\n"
-          drawn = drawn + 1
-        end
+        if r.start and not r.seconds then lines[#lines + 1] = running_line(r, width, label_width) end
       end
+      -- a block taller than the screen could not be moved back up to: say the rest
+      local room = screen_rows() and math.max(screen_rows() - 2, 2)
+      if room and #lines > room then
+        local more = #lines - room + 1
+        for i = #lines, room, -1 do lines[i] = nil end
+        lines[room] = fit(("… and %d more running"):format(more), width)
+      end
+      for _, line in ipairs(lines) do buf[#buf + 1] = line .. "\n" end
+      drawn = #lines
     end
     out:write(table.concat(buf))
     out:flush()
