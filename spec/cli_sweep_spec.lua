@@ -256,7 +256,7 @@ describe("ei-train sweep", function()
     local t = helper.tmux(helper.ei_train_command(sim, ("sweep --learn %d --parallel 2 --set trainingCycles=20 %s"):format(
       sim.learn_id, GRID)), width, 40)
     -- while two run: one status line, then one line per running job, nothing stale
-    local live = helper.screen_when(t, "sweep of 6 runs: 2 running[^\n]*\nlearningRate=[^\n]*Epoch [1-9][^\n]*\nlearningRate=[^\n]*Epoch [1-9]", 90)
+    local live = helper.screen_when(t, "sweep of 6 runs, [%d.:]+s?: 2 running[^\n]*\nlearningRate=[^\n]*Epoch [1-9][^\n]*\nlearningRate=[^\n]*Epoch [1-9]", 90)
     local screen = helper.screen_when(t, "rc=%d+", 180)
     t.stop()
     assert.is_string(live, "no live view of two running jobs within 90 s")

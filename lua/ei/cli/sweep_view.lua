@@ -144,13 +144,28 @@ local function shown_metrics(m)
   return { val_loss = m.val_loss, val_accuracy = m.val_accuracy }
 end
 
--- The line of a running job: its grid values (padded to `label_width`) and job
--- id, then as much of the progress line as fits.
-local function running_line(run, width, label_width)
-  local prefix = ("%-" .. label_width .. "s  job %s  "):format(run.label, run.job and tostring(run.job) or "-")
-  local MIN_PROGRESS = 18
-  if #prefix > width - 1 - MIN_PROGRESS then
-    prefix = prefix:sub(1, math.max(width - 2 - MIN_PROGRESS, 0)) .. " "
+local MIN_PROGRESS = 18 -- "Epoch 13/30  43%" and a little room
+
+-- The grid values alone: "0.005 16".
+local function values_of(run)
+  local list = {}
+  for i, a in ipairs(run.combo) do list[i] = a.text end
+  return table.concat(list, " ")
+end
+
+-- The line of a running job: its grid values and job id, then as much of the
+-- progress line as fits. Where the width is short the job id goes first, then the
+-- keys (the values stay, in grid order); `pad` holds the widths to align to.
+local function running_line(run, width, pad)
+  local job = "job " .. (run.job and tostring(run.job) or "-")
+  local prefixes = {
+    ("%-" .. pad.label .. "s  %s  "):format(run.label, job),
+    ("%-" .. pad.label .. "s  "):format(run.label),
+    ("%-" .. pad.values .. "s  "):format(values_of(run)),
+  }
+  local prefix = prefixes[#prefixes]
+  for _, p in ipairs(prefixes) do
+    if #p <= width - 1 - MIN_PROGRESS then prefix = p break end
   end
   if not run.epoch then return fit(prefix .. "starting", width) end
   local st = { epoch = run.epoch, epochs = run.of_epochs, metrics = shown_metrics(run.metrics),
@@ -166,8 +181,8 @@ local function counts_line(runs, started_at, width)
     elseif succeeded(r) then n.done = n.done + 1
     else n.failed = n.failed + 1 end
   end
-  return fit(("sweep of %d runs: %d running, %d queued, %d done, %d failed  elapsed %s"):format(
-    #runs, n.running, n.queued, n.done, n.failed, clock(core.monotime() - started_at)), width)
+  return fit(("sweep of %d runs, %s: %d running, %d queued, %d done, %d failed"):format(
+    #runs, clock(core.monotime() - started_at), n.running, n.queued, n.done, n.failed), width)
 end
 
 local STDOUT_FD = 1
@@ -181,8 +196,10 @@ end
 -- On a terminal: lines that stay (finished runs) above a block redrawn in place,
 -- each of its lines cut to the width so none wraps.
 local function live(out, runs, width_of)
-  local drawn, started_at, label_width = 0, core.monotime(), 0
-  for _, r in ipairs(runs) do label_width = math.max(label_width, #r.label) end
+  local drawn, started_at, pad = 0, core.monotime(), { label = 0, values = 0 }
+  for _, r in ipairs(runs) do
+    pad.label, pad.values = math.max(pad.label, #r.label), math.max(pad.values, #values_of(r))
+  end
   local function redraw(lasting, with_block)
     local width = width_of()
     local buf = { drawn > 0 and ("\r\27[%dA\27[J"):format(drawn) or "\r\27[J" }
@@ -192,7 +209,7 @@ local function live(out, runs, width_of)
     if with_block ~= false then
       local lines = { counts_line(runs, started_at, width) }
       for _, r in ipairs(runs) do
-        if r.start and not r.seconds then lines[#lines + 1] = running_line(r, width, label_width) end
+        if r.start and not r.seconds then lines[#lines + 1] = running_line(r, width, pad) end
       end
       -- a block taller than the screen could not be moved back up to: say the rest
       local room = screen_rows() and math.max(screen_rows() - 2, 2)
