@@ -291,6 +291,25 @@ describe("ei-train sweep", function()
   end)
 end)
 
+describe("ei-train sweep interrupted", function()
+  it("Ctrl-C stops the sweep, names the jobs that go on in Studio and cancels none (exit 1)", function()
+    if not has("tmux") then pending("tmux is not installed") return end
+    local sim = helper.studio { speed = 10 }
+    local t = helper.tmux(helper.ei_train_command(sim, ("sweep --learn %d --set trainingCycles=30 %s"):format(sim.learn_id, GRID)), 100)
+    local live = helper.screen_when(t, "\nlearningRate=[^\n]*job (%d+)  Epoch [1-9][^\n]*\nlearningRate=[^\n]*job (%d+)  Epoch [1-9]", 90)
+    t.keys("C-c")
+    local screen = helper.screen_when(t, "rc=%d+", 60)
+    t.stop()
+    local cancels = #sim:requests("cancel")
+    sim:stop()
+    assert.is_string(live, "no two running jobs within 90 s")
+    assert.is_string(screen, "ei-train did not end within 60 s of Ctrl-C")
+    local a, b = live:match("\nlearningRate=[^\n]*job (%d+)  Epoch [1-9][^\n]*\nlearningRate=[^\n]*job (%d+)  Epoch")
+    assert.matches(("ei-train: interrupted; jobs %s, %s go on in Studio\nrc=1\n"):format(a, b), screen, 1, true)
+    assert.equal(0, cancels)
+  end)
+end)
+
 describe("ei-train test and deploy", function()
   local sim, dir
   before_each(function()

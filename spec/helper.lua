@@ -223,7 +223,7 @@ function helper.ei_train_command(sim, args)
 end
 
 --- A tmux server of its own, with one window of the given size (height default 30)
--- running `cmd`, then `echo rc=$?`. Returns `{ screen(), resize(w), stop() }`;
+-- running `cmd`, then `echo rc=$?`. Returns `{ screen(), resize(w), keys(k), stop() }`;
 -- each screen goes through the secret audit.
 function helper.tmux(cmd, width, height)
   height = height or 30
@@ -242,6 +242,7 @@ function helper.tmux(cmd, width, height)
     return screen
   end
   function t.resize(w) run(("resize-window -t s -x %d -y %d"):format(w, height)) end
+  function t.keys(keys) run("send-keys -t s " .. keys) end
   function t.stop() run("kill-server") end
   return t
 end
