@@ -215,5 +215,45 @@ function helper.ei_train(args, env)
   return out:gsub("rc=%d+%s*$", ""), rc
 end
 
+--- The shell command that runs bin/ei-train of this checkout against a simulator.
+function helper.ei_train_command(sim, args)
+  local q = helper.quote
+  return ("cd %s && env EI_HOST=%s EI_API_KEY=%s EI_PROJECT_ID=%d LUA_PATH=%s LUA_CPATH=%s %s bin/ei-train %s"):format(
+    q(helper.root), q(sim.url), q(sim.api_key), sim.project_id, q(helper.lua_path), q(helper.lua_cpath), q(helper.lua), args)
+end
+
+--- A tmux server of its own, with one window of the given size (height default 30)
+-- running `cmd`, then `echo rc=$?`. Returns `{ screen(), resize(w), keys(k), stop() }`;
+-- each screen goes through the secret audit.
+function helper.tmux(cmd, width, height)
+  height = height or 30
+  local name = "ei-spec-" .. tostring(os.time()) .. "-" .. tostring(math.random(1e9))
+  local t = { socket = name }
+  local function run(args)
+    local p = assert(io.popen(("tmux -L %s -f /dev/null %s 2>&1"):format(name, args)))
+    local out = p:read("a")
+    p:close()
+    return out
+  end
+  run(("new-session -d -s s -x %d -y %d %s"):format(width, height, helper.quote(cmd .. "; echo rc=$?; sleep 120")))
+  function t.screen()
+    local screen = run("capture-pane -p -t s")
+    helper.audit("ei-train", screen)
+    return screen
+  end
+  function t.resize(w) run(("resize-window -t s -x %d -y %d"):format(w, height)) end
+  function t.keys(keys) run("send-keys -t s " .. keys) end
+  function t.stop() run("kill-server") end
+  return t
+end
+
+--- The tmux screen once `pattern` shows on it (polled, at most `seconds`), or nil.
+function helper.screen_when(t, pattern, seconds)
+  return helper.eventually(function()
+    local s = t.screen()
+    return s:match(pattern) and s
+  end, seconds)
+end
+
 helper.json = json
 return helper

@@ -8,7 +8,8 @@ local lxp = require "lxp"
 local q = helper.quote
 
 -- The SVG as data: panels by metric with their texts (class, x, y, text,
--- data-value, data-series) and polylines; the title text.
+-- data-value, data-series, bold) and polylines (by series, and in order as
+-- `lines`); the texts outside panels.
 local function parse(svg)
   local doc = { panels = {}, order = {}, texts = {} }
   local panel, text
@@ -17,18 +18,19 @@ local function parse(svg)
       if name == "svg" then
         doc.width, doc.height = tonumber(attrs.width), tonumber(attrs.height)
       elseif name == "g" and attrs.class == "panel" then
-        panel = { metric = attrs["data-metric"], texts = {}, series = {} }
+        panel = { metric = attrs["data-metric"], texts = {}, series = {}, lines = {} }
         doc.panels[panel.metric] = panel
         doc.order[#doc.order + 1] = panel.metric
       elseif name == "text" then
         text = { class = attrs.class, x = tonumber(attrs.x), y = tonumber(attrs.y), text = "",
-          value = tonumber(attrs["data-value"]), series = attrs["data-series"] }
+          value = tonumber(attrs["data-value"]), series = attrs["data-series"], bold = attrs["font-weight"] == "bold" }
         local list = panel and panel.texts or doc.texts
         list[#list + 1] = text
       elseif name == "polyline" then
         local pts = {}
         for x, y in attrs.points:gmatch("([%d.]+),([%d.]+)") do pts[#pts + 1] = { tonumber(x), tonumber(y) } end
         panel.series[attrs["data-series"]] = { role = attrs["data-role"], points = pts }
+        panel.lines[#panel.lines + 1] = { series = attrs["data-series"], width = tonumber(attrs["stroke-width"]), points = pts }
       end
     end,
     CharacterData = function(_, s) if text then text.text = text.text .. s end end,
@@ -163,5 +165,65 @@ describe("ei-train --plot", function()
     assert.has_error(function() plot.svg("x") end, "bad argument #1 to 'svg' (table expected)")
     assert.has_error(function() plot.svg({}, { metrics = 5 }) end,
       "bad argument #2 to 'svg' (metrics must be \"all\" or a list of names)")
+  end)
+end)
+
+describe("plot.compare", function()
+  -- Three runs of five epochs; run 2 ends highest in validation accuracy.
+  local function runs()
+    local list = {}
+    for r, top in ipairs { 0.6, 0.9, 0.4 } do
+      local epochs = {}
+      for e = 1, 5 do
+        epochs[e] = { epoch = e, val_accuracy = top * e / 5, val_loss = 1.5 - top * e / 5, loss = 1, accuracy = 0.5 }
+      end
+      list[r] = { label = ("learningRate=0.00%d batchSize=32"):format(r), epochs = epochs, best = r == 2 }
+    end
+    return list
+  end
+
+  -- The panels in order, and the legend texts below them.
+  local function read(svg)
+    local doc = parse(svg)
+    local out = { panels = {}, legend = of_class(doc.texts, "legend") }
+    for i, metric in ipairs(doc.order) do out.panels[i] = doc.panels[metric] end
+    return out
+  end
+
+  it("draws one line per run in a validation accuracy and a validation loss panel, the legend naming each run", function()
+    local svg = plot.compare(runs(), { title = "Sweep <3 runs>" })
+    assert.matches("<title>Sweep &lt;3 runs&gt;</title>", svg, 1, true)
+    local doc = read(svg)
+    assert.equal(2, #doc.panels)
+    assert.equal("val_accuracy", doc.panels[1].metric)
+    assert.equal("val_loss", doc.panels[2].metric)
+    for _, p in ipairs(doc.panels) do
+      assert.equal(3, #p.lines)
+      for i, line in ipairs(p.lines) do
+        assert.equal(p.metric, line.series)
+        assert.equal(5, #line.points)
+        assert.equal(i == 2 and 3 or 2, line.width)
+      end
+    end
+    -- the best run ends highest in accuracy (smallest y) and lowest in loss
+    local acc, loss = doc.panels[1].lines, doc.panels[2].lines
+    assert.is_true(acc[2].points[5][2] < acc[1].points[5][2] and acc[1].points[5][2] < acc[3].points[5][2])
+    assert.is_true(loss[2].points[5][2] > loss[1].points[5][2] and loss[1].points[5][2] > loss[3].points[5][2])
+    assert.same({ "learningRate=0.001 batchSize=32", "learningRate=0.002 batchSize=32 (best)", "learningRate=0.003 batchSize=32" },
+      { doc.legend[1].text, doc.legend[2].text, doc.legend[3].text })
+    assert.same({ false, true, false }, { doc.legend[1].bold, doc.legend[2].bold, doc.legend[3].bold })
+    if os.execute("command -v rsvg-convert > /dev/null 2>&1") then
+      local file = os.tmpname()
+      helper.write_file(file .. ".svg", svg)
+      assert.is_true(os.execute(("rsvg-convert -o %s %s"):format(q(file .. ".png"), q(file .. ".svg"))))
+      os.remove(file); os.remove(file .. ".svg"); os.remove(file .. ".png")
+    end
+  end)
+
+  it("refuses arguments of the wrong kind", function()
+    assert.has_error(function() plot.compare("runs") end, "bad argument #1 to 'compare' (table expected)")
+    assert.has_error(function() plot.compare({ { label = "a" } }) end, "bad argument #1 to 'compare' (run 1 needs an epochs table)")
+    assert.has_error(function() plot.compare({}, 3) end, "bad argument #2 to 'compare' (table expected)")
+    assert.matches("0 training runs", plot.compare({}), 1, true)
   end)
 end)

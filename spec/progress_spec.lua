@@ -13,40 +13,7 @@ local function has(cmd)
   return os.execute(("command -v %s > /dev/null 2>&1"):format(cmd))
 end
 
--- The shell command that runs bin/ei-train against a simulator.
-local function command(sim, args)
-  return ("cd %s && env EI_HOST=%s EI_API_KEY=%s EI_PROJECT_ID=%d LUA_PATH=%s LUA_CPATH=%s %s bin/ei-train %s"):format(
-    q(helper.root), q(sim.url), q(sim.api_key), sim.project_id, q(helper.lua_path), q(helper.lua_cpath), q(helper.lua), args)
-end
-
--- A tmux server of its own, with one window of the given size running `cmd`.
-local function tmux(cmd, width)
-  local name = "ei-spec-" .. tostring(os.time()) .. "-" .. tostring(math.random(1e9))
-  local t = { socket = name }
-  local function run(args)
-    local p = assert(io.popen(("tmux -L %s -f /dev/null %s 2>&1"):format(name, args)))
-    local out = p:read("a")
-    p:close()
-    return out
-  end
-  run(("new-session -d -s s -x %d -y 30 %s"):format(width, q(cmd .. "; echo rc=$?; sleep 120")))
-  function t.screen()
-    local screen = run("capture-pane -p -t s")
-    helper.audit("ei-train", screen)
-    return screen
-  end
-  function t.resize(w) run(("resize-window -t s -x %d -y 30"):format(w)) end
-  function t.stop() run("kill-server") end
-  return t
-end
-
--- The screen once `pattern` shows on it (polled, at most `seconds`).
-local function screen_when(t, pattern, seconds)
-  return helper.eventually(function()
-    local s = t.screen()
-    return s:match(pattern) and s
-  end, seconds)
-end
+local command, tmux, screen_when = helper.ei_train_command, helper.tmux, helper.screen_when
 
 local function lines_of(screen)
   local list = {}

@@ -251,7 +251,7 @@ function Pipeline.generate_features(client, project_id, dsp_id) end
 ---@param project_id integer
 ---@param learn_id integer
 ---@param params? ei.SetKerasParameterRequest
----@param opts? { on_event?: fun(ev: ei.Event) }
+---@param opts? { on_event?: fun(ev: ei.Event), on_start?: fun(job_id: integer) }
 ---@return ei.TrainResult|nil, string?, ei.Code?
 function Pipeline.train(client, project_id, learn_id, params, opts) end
 ---Train several learn blocks concurrently; one result per entry, in order.

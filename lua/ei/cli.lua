@@ -2,7 +2,8 @@
 --
 -- `ei-train [train] --project P --learn L …` starts training (the default when the
 -- first word is an option); `follow JOB`, `status JOB`, `logs JOB`, `cancel JOB` and
--- `jobs` act on jobs. Each command is a table in `cli.COMMANDS` (name, module): a
+-- `jobs` act on jobs; `sweep` trains a grid of parameters, `test` and `deploy` take
+-- the trained model on. Each command is a table in `cli.COMMANDS` (name, module): a
 -- new one is one more row and a module returning `{ [name] = command }` where a
 -- command has `summary`, `usage`, `help`, `options` and `run(opts, ctx)`.
 -- Credentials and host come from `EI_API_KEY` and `EI_HOST`, the project from
@@ -29,6 +30,9 @@ cli.COMMANDS = {
   { name = "logs", module = "ei.cli.jobs" },
   { name = "cancel", module = "ei.cli.jobs" },
   { name = "jobs", module = "ei.cli.jobs" },
+  { name = "sweep", module = "ei.cli.sweep" },
+  { name = "test", module = "ei.cli.deploy" },
+  { name = "deploy", module = "ei.cli.deploy" },
 }
 
 --- The command that runs when the first word is an option.
@@ -59,7 +63,7 @@ function cli.usage()
   for _, row in ipairs(cli.COMMANDS) do
     if row.name ~= cli.DEFAULT then lines[#lines + 1] = "       " .. cli.command(row.name).usage end
   end
-  lines[#lines + 1] = "\nDrive Edge Impulse Studio training: start it, follow it, look at jobs.\n\nCommands:"
+  lines[#lines + 1] = "\nDrive Edge Impulse Studio training: start it, follow it, look at jobs,\nsweep a grid of parameters, test the model and deploy it.\n\nCommands:"
   for _, row in ipairs(cli.COMMANDS) do
     lines[#lines + 1] = ("  %-8s %s"):format(row.name, cli.command(row.name).summary)
   end
@@ -193,6 +197,43 @@ function cli.connect(ctx)
   local client, err, code = ei.new { api_key = key }
   if not client then return nil, cli.fail(ctx, err, code) end
   return client
+end
+
+--- Run `act(client, project)` with the project of the options and a client from
+-- the environment, closing the client afterwards.
+-- @tparam table opts parsed options (`project`)
+-- @tparam table ctx the run's context
+-- @tparam function act returns the exit code
+-- @treturn integer the exit code
+function cli.with_client(opts, ctx, act)
+  local project, perr = cli.project(opts)
+  if not project then
+    ctx.stderr:write("ei-train: ", perr.msg, "\n")
+    return perr.exit
+  end
+  local client, rc = cli.connect(ctx)
+  if not client then return rc end
+  rc = act(client, project)
+  client:close()
+  return rc
+end
+
+--- Rows of cells as lines of aligned columns, two spaces apart, the last
+-- column unpadded.
+-- @tparam {{string,...},...} rows
+-- @treturn {string,...}
+function cli.align(rows)
+  local widths = {}
+  for _, row in ipairs(rows) do
+    for i, cell in ipairs(row) do widths[i] = math.max(widths[i] or 0, #cell) end
+  end
+  local out = {}
+  for _, row in ipairs(rows) do
+    local cells = {}
+    for i, cell in ipairs(row) do cells[i] = i < #row and cell .. (" "):rep(widths[i] - #cell) or cell end
+    out[#out + 1] = (table.concat(cells, "  "):gsub("%s+$", ""))
+  end
+  return out
 end
 
 -- The command of the first word, and where its options begin.

@@ -152,7 +152,8 @@ end
 -- @tparam integer project_id
 -- @tparam integer learn_id
 -- @tparam[opt] table params a `SetKerasParameterRequest` table
--- @tparam[opt] table opts `on_event` (function(ev), called with every event)
+-- @tparam[opt] table opts `on_event` (function(ev), called with every event),
+--  `on_start` (function(job_id), called once the job is started, before any event)
 -- @treturn table `{ job = id, success = boolean, reason = string|nil,
 --  epochs = { metrics events, in order }, accuracy = number|nil,
 --  loss = number|nil, metadata = getKerasMetadata response|nil,
@@ -167,6 +168,7 @@ function pipeline.train(client, project_id, learn_id, params, opts)
   local on_event = opts and opts.on_event
   local job, err, code = client:train_keras(project_id, learn_id, params)
   if not job then return nil, err, code end
+  if opts and opts.on_start then opts.on_start(job.id) end
   local result = {
     job = job.id, project_id = project_id, learn_id = learn_id, params = params,
     success = false, epochs = {},

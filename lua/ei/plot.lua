@@ -108,18 +108,27 @@ local function series_of(epochs, name)
   return list
 end
 
-local function bounds(series, epochs)
+-- The lowest and highest value of the series (a unit span when there is none).
+local function value_range(series)
   local lo, hi = math.huge, -math.huge
   for _, s in ipairs(series) do
     for _, p in ipairs(s.points) do lo, hi = math.min(lo, p[2]), math.max(hi, p[2]) end
   end
-  if lo > hi then lo, hi = 0, 1 elseif lo == hi then lo, hi = lo - 0.5, hi + 0.5 end
+  if lo > hi then return 0, 1 end
+  if lo == hi then return lo - 0.5, hi + 0.5 end
+  return lo, hi
+end
+
+-- The first and last epoch over lists of metrics events.
+local function epoch_range(lists)
   local first, last = math.huge, -math.huge
-  for i, m in ipairs(epochs) do
-    first, last = math.min(first, epoch_of(m, i)), math.max(last, epoch_of(m, i))
+  for _, epochs in ipairs(lists) do
+    for i, m in ipairs(epochs) do
+      first, last = math.min(first, epoch_of(m, i)), math.max(last, epoch_of(m, i))
+    end
   end
-  if first > last then first, last = 1, 1 end
-  return lo, hi, first, last
+  if first > last then return 1, 1 end
+  return first, last
 end
 
 -- The final value of a series, or nil.
@@ -188,9 +197,10 @@ local function legend(out, box, series)
   end
 end
 
-local function panel(out, epochs, name, px, py)
-  local series = series_of(epochs, name)
-  local lo, hi, xlo, xhi = bounds(series, epochs)
+-- Draw a panel of series over the epochs xlo..xhi, titled `heading`, with its
+-- legend inside unless `legend_inside` is false.
+local function draw_panel(out, series, name, heading, px, py, xlo, xhi, legend_inside)
+  local lo, hi = value_range(series)
   local yticks, fmt = value_ticks(lo, hi)
   lo, hi = yticks[1], yticks[#yticks]
   if xlo == xhi then xlo, xhi = xlo - 0.5, xhi + 0.5 end
@@ -198,18 +208,24 @@ local function panel(out, epochs, name, px, py)
   box.xmap = function(e) return box.x + (e - xlo) / (xhi - xlo) * box.w end
   box.ymap = function(v) return box.y + box.h - (v - lo) / (hi - lo) * box.h end
   out[#out + 1] = ('<g class="panel" data-metric="%s" data-min="%.17g" data-max="%.17g">'):format(esc(name), lo, hi)
-  local finals = final_text(series)
-  out[#out + 1] = ('<text class="panel-title" x="%.1f" y="%.1f" font-size="13">%s%s</text>'):format(
-    box.x, py + 22, esc(name), finals ~= "" and (" (final: " .. finals .. ")") or " (no values)")
+  out[#out + 1] = ('<text class="panel-title" x="%.1f" y="%.1f" font-size="13">%s</text>'):format(box.x, py + 22, heading)
   axes(out, box, yticks, fmt, epoch_ticks(math.ceil(xlo), math.floor(xhi)), name)
   for _, s in ipairs(series) do
     local pts = {}
     for _, p in ipairs(s.points) do pts[#pts + 1] = ("%.2f,%.2f"):format(box.xmap(p[1]), box.ymap(p[2])) end
-    out[#out + 1] = ('<polyline class="series" data-series="%s" data-role="%s" fill="none" stroke="%s" stroke-width="2" points="%s"/>'):format(
-      esc(s.key), s.role, s.color, table.concat(pts, " "))
+    out[#out + 1] = ('<polyline class="series" data-series="%s" data-role="%s" fill="none" stroke="%s" stroke-width="%d" points="%s"/>'):format(
+      esc(s.key), s.role, s.color, s.width or 2, table.concat(pts, " "))
   end
-  legend(out, box, series)
+  if legend_inside ~= false then legend(out, box, series) end
   out[#out + 1] = "</g>"
+end
+
+local function panel(out, epochs, name, px, py)
+  local series = series_of(epochs, name)
+  local xlo, xhi = epoch_range { epochs }
+  local finals = final_text(series)
+  draw_panel(out, series, name, esc(name) .. (finals ~= "" and (" (final: " .. finals .. ")") or " (no values)"),
+    px, py, xlo, xhi)
   return series
 end
 
@@ -230,6 +246,20 @@ local function check_args(epochs, opts)
   if metrics ~= nil and metrics ~= "all" and type(metrics) ~= "table" then
     error("bad argument #2 to 'svg' (metrics must be \"all\" or a list of names)", 3)
   end
+end
+
+-- The SVG document: white, titled (the title already escaped), the body's elements.
+local function document(width, height, title, body)
+  local out = {
+    ('<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="DejaVu Sans, sans-serif">'):format(
+      width, height, width, height),
+    ("<title>%s</title>"):format(title),
+    ('<rect width="%d" height="%d" fill="white"/>'):format(width, height),
+    ('<text class="title" x="%.1f" y="26" text-anchor="middle" font-size="15" font-weight="bold">%s</text>'):format(width / 2, title),
+  }
+  table.move(body, 1, #body, #out + 1, out)
+  out[#out + 1] = "</svg>\n"
+  return table.concat(out, "\n")
 end
 
 --- Draw the per-epoch metrics events of a training as an SVG document.
@@ -255,17 +285,77 @@ function plot.svg(epochs, opts)
       finals[#finals + 1] = t
     end
   end
-  local title = title_text(epochs, opts, finals)
-  local out = {
-    ('<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="DejaVu Sans, sans-serif">'):format(
-      width, height, width, height),
-    ("<title>%s</title>"):format(title),
-    ('<rect width="%d" height="%d" fill="white"/>'):format(width, height),
-    ('<text class="title" x="%.1f" y="26" text-anchor="middle" font-size="15" font-weight="bold">%s</text>'):format(width / 2, title),
-  }
-  table.move(body, 1, #body, #out + 1, out)
-  out[#out + 1] = "</svg>\n"
-  return table.concat(out, "\n")
+  return document(width, height, title_text(epochs, opts, finals), body)
+end
+
+-- One colour per run (matplotlib's tab10), repeating after ten.
+local RUN_COLORS = { "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+  "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf" }
+local COMPARE_METRICS = { "val_accuracy", "val_loss" }
+local LEGEND_ROW = 18
+
+local function check_runs(runs, opts)
+  if type(runs) ~= "table" then error("bad argument #1 to 'compare' (table expected)", 3) end
+  for i, r in ipairs(runs) do
+    if type(r) ~= "table" or type(r.epochs) ~= "table" then
+      error(("bad argument #1 to 'compare' (run %d needs an epochs table)"):format(i), 3)
+    end
+  end
+  if opts ~= nil and type(opts) ~= "table" then error("bad argument #2 to 'compare' (table expected)", 3) end
+end
+
+-- One series per run of a metric, in the run's colour; the best one drawn thicker.
+local function run_series(runs, key)
+  local list = {}
+  for i, r in ipairs(runs) do
+    local points = {}
+    for k, m in ipairs(r.epochs) do
+      if finite(m[key]) then points[#points + 1] = { epoch_of(m, k), m[key] } end
+    end
+    list[i] = { key = key, role = "run", label = r.label, color = RUN_COLORS[(i - 1) % #RUN_COLORS + 1],
+      width = r.best and 3 or 2, points = points }
+  end
+  return list
+end
+
+-- The legend below the panels: one row per run, its colour and label.
+local function runs_legend(out, runs, y)
+  for i, r in ipairs(runs) do
+    local ty = y + LEGEND_ROW * i
+    out[#out + 1] = ('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="%s" stroke-width="%d"/>'):format(
+      LEFT, ty - 4, LEFT + 24, ty - 4, RUN_COLORS[(i - 1) % #RUN_COLORS + 1], r.best and 3 or 2)
+    out[#out + 1] = ('<text class="legend" data-run="%d" x="%d" y="%.1f" font-size="12"%s>%s%s</text>'):format(
+      i, LEFT + 32, ty, r.best and ' font-weight="bold"' or "", esc(r.label), r.best and " (best)" or "")
+  end
+end
+
+--- Draw several trainings' validation curves side by side: one panel per metric
+-- (validation accuracy and loss by default), one line per run, and a legend naming
+-- each run.
+-- @tparam {table,...} runs `{ label = "learningRate=0.005 batchSize=16", epochs =
+--  { metrics events }, best = boolean }` (the best run is drawn thicker)
+-- @tparam[opt] table opts `title`, `metrics` (keys of the metrics events, default
+--  `{ "val_accuracy", "val_loss" }`)
+-- @treturn string the SVG text
+-- @usage io.open("sweep.svg", "w"):write(plot.compare({ { label = "lr=0.005", epochs = r.epochs } }))
+function plot.compare(runs, opts)
+  check_runs(runs, opts)
+  opts = opts or {}
+  local metrics = opts.metrics or COMPARE_METRICS
+  local columns = math.max(1, math.min(COLUMNS, #metrics))
+  local rows = (#metrics + columns - 1) // columns
+  local lists = {}
+  for i, r in ipairs(runs) do lists[i] = r.epochs end
+  local xlo, xhi = epoch_range(lists)
+  local body = {}
+  for i, key in ipairs(metrics) do
+    draw_panel(body, run_series(runs, key), key, esc(key:gsub("^val_", "validation ")),
+      (i - 1) % columns * PANEL_W, TITLE_H + (i - 1) // columns * PANEL_H, xlo, xhi, false)
+  end
+  runs_legend(body, runs, TITLE_H + rows * PANEL_H)
+  local width, height = columns * PANEL_W, TITLE_H + rows * PANEL_H + LEGEND_ROW * (#runs + 1)
+  local title = esc(opts.title or ("%d training run%s"):format(#runs, #runs == 1 and "" or "s"))
+  return document(width, height, title, body)
 end
 
 return plot

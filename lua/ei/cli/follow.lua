@@ -56,7 +56,7 @@ local function bar_sink(out, width_of)
         draw()
       elseif ev.type == "connection" and ev.state ~= "connected" then
         out:write("\r\27[K", "connection ", ev.state, "\n")
-        draw()
+        if st.epoch then draw() end
       end
     end,
     done = function(summary)
@@ -67,10 +67,26 @@ local function bar_sink(out, width_of)
   }
 end
 
-local function sink_of(opts, out)
+--- Where a followed job's events go: `event(ev)` for each, `done(summary)` at
+-- the end. JSON lines with `opts.json`, a progress line with `opts.width_of`,
+-- otherwise the log lines.
+-- @tparam table opts `json`, `width_of`
+-- @param out a file
+-- @treturn table `{ event =, done = }`
+function follow.sink(opts, out)
   if opts.json then return json_sink(out) end
   if opts.width_of then return bar_sink(out, opts.width_of) end
   return plain_sink(out)
+end
+
+--- The function giving the terminal's columns on every call when the command
+-- draws on a terminal (stdout is the process's and a terminal, no `--json`), else nil.
+-- @tparam table opts the parsed options (`json`)
+-- @tparam table ctx the run's context (`terminal`)
+-- @treturn function|nil
+function follow.width_of(opts, ctx)
+  if opts.json or not ctx.terminal or not follow.terminal_width() then return nil end
+  return function() return follow.terminal_width() or 80 end -- read on every redraw: the line follows a resize
 end
 
 --- Follow a job to its end, writing events to `ctx.stdout`.
@@ -81,7 +97,7 @@ end
 -- @tparam table ctx `stdout`, `stderr`
 -- @treturn integer the exit code
 function follow.run(job, opts, ctx)
-  local sink = sink_of(opts, ctx.stdout)
+  local sink = follow.sink(opts, ctx.stdout)
   local last_line, error_line
   while true do
     local ev, err, code = job:receive()
@@ -155,9 +171,7 @@ end
 -- @treturn integer the exit code
 function follow.job(job, opts, ctx)
   local epochs = opts.plot and {} or nil
-  local width_of = not opts.json and ctx.terminal and follow.terminal_width() and function()
-    return follow.terminal_width() or 80
-  end or nil -- read on every redraw: the line follows a resize
+  local width_of = follow.width_of(opts, ctx)
   local followed, result = pcall(follow.run, job, { json = opts.json, width_of = width_of, epochs = epochs }, ctx)
   local rc = followed and result or on_interrupt(result, job, opts["cancel-on-interrupt"], ctx)
   if epochs then

@@ -9,19 +9,7 @@ local jobs = {}
 local PROJECT_HELP = "  --project P        the project id (integer; default EI_PROJECT_ID)\n"
 local HELP_HELP = "  -h, --help         show this help\n"
 
--- Run `act(client, project, ctx)` with a client, closing it afterwards.
-local function with_client(opts, ctx, act)
-  local project, perr = cli.project(opts)
-  if not project then
-    ctx.stderr:write("ei-train: ", perr.msg, "\n")
-    return perr.exit
-  end
-  local client, rc = cli.connect(ctx)
-  if not client then return rc end
-  rc = act(client, project)
-  client:close()
-  return rc
-end
+local with_client = cli.with_client
 
 -- Run `act(job)` on the job of `opts.job`.
 local function with_job(opts, ctx, act)
@@ -133,17 +121,7 @@ local function job_rows(list)
   for _, j in ipairs(list) do
     rows[#rows + 1] = { tostring(j.id), tostring(j.category or ""), state_of(j), tostring(j.created or "") }
   end
-  local widths = {}
-  for _, row in ipairs(rows) do
-    for i, cell in ipairs(row) do widths[i] = math.max(widths[i] or 0, #cell) end
-  end
-  local out = {}
-  for _, row in ipairs(rows) do
-    local cells = {}
-    for i, cell in ipairs(row) do cells[i] = i < #row and cell .. (" "):rep(widths[i] - #cell) or cell end
-    out[#out + 1] = table.concat(cells, "  ")
-  end
-  return out
+  return cli.align(rows)
 end
 
 jobs.jobs = {

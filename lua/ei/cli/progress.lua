@@ -13,8 +13,10 @@ progress.METRICS = {
 
 local BAR, MIN_BAR = 24, 8
 
--- "m:ss" or "h:mm:ss".
-local function clock(seconds)
+--- A duration as "m:ss" or "h:mm:ss".
+-- @tparam number seconds
+-- @treturn string
+function progress.clock(seconds)
   seconds = math.max(0, math.floor(seconds + 0.5))
   local h, m, s = seconds // 3600, seconds // 60 % 60, seconds % 60
   if h > 0 then return ("%d:%02d:%02d"):format(h, m, s) end
@@ -31,9 +33,9 @@ local function parts(st, layout)
     head = head .. (" [%s%s]"):format(("#"):rep(filled), ("-"):rep(layout.bar - filled))
   end
   local list = { head .. (" %3d%%"):format(math.floor(fraction * 100 + 0.5)) }
-  if layout.elapsed then list[#list + 1] = "elapsed " .. clock(st.elapsed or 0) end
+  if layout.elapsed then list[#list + 1] = "elapsed " .. progress.clock(st.elapsed or 0) end
   if layout.eta and fraction > 0 and fraction < 1 then
-    list[#list + 1] = "ETA " .. clock((st.elapsed or 0) / fraction * (1 - fraction))
+    list[#list + 1] = "ETA " .. progress.clock((st.elapsed or 0) / fraction * (1 - fraction))
   end
   local m, shown = st.metrics or {}, 0
   for _, metric in ipairs(progress.METRICS) do
@@ -77,6 +79,15 @@ local function layouts()
   return list
 end
 local LAYOUTS = layouts()
+
+--- Cut a line to fit `width` columns, leaving the last one free (where a terminal
+-- may wrap).
+-- @tparam string line
+-- @tparam integer width
+-- @treturn string
+function progress.fit(line, width)
+  return #line <= width - 1 and line or line:sub(1, math.max(width - 1, 0))
+end
 
 --- Render the progress line, as wide as the fullest layout that fits.
 -- @tparam table st `epoch`, `epochs`, `elapsed` (seconds), `metrics` (table)

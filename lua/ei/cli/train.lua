@@ -152,8 +152,11 @@ end
 local OPTIONS = { project = "value", learn = "value", set = "list", params = "value", follow = "flag" }
 for k, v in pairs(follow.OPTIONS) do OPTIONS[k] = v end
 
--- "key=value" texts of --set as { key =, text = }.
-local function split_sets(list)
+--- The `key=value` texts of `--set` as `{ key =, text = }`.
+-- @tparam[opt] {string,...} list
+-- @treturn {table,...}
+-- @return nil, usage error table `{ msg =, exit = }`
+function train.split_sets(list)
   local sets = {}
   for _, value in ipairs(list or {}) do
     local key, text = value:match("^([^=]+)=(.*)$")
@@ -208,7 +211,7 @@ local function run(opts, ctx)
     ctx.stderr:write("ei-train: missing --learn\n")
     return cli.EXIT.usage
   end
-  local sets, serr = split_sets(opts.set)
+  local sets, serr = train.split_sets(opts.set)
   if not sets then
     ctx.stderr:write("ei-train: ", serr.msg, "\n")
     return serr.exit
