@@ -126,6 +126,23 @@ describe("ei-train", function()
     sim:stop()
   end)
 
+  it("sends a field newer than the bundled schema with --allow-unknown, warns about it, and still checks known fields", function()
+    local sim = helper.studio { speed = 300 }
+    local out, rc = run(("--project %d --learn %d --allow-unknown --set trainingCycles=3 --set trainingProcessorX=gpu")
+      :format(sim.project_id, sim.learn_id), sim_env(sim))
+    assert.equal(0, rc, out)
+    assert.matches("trainingProcessorX", out, 1, true) -- the warning names the field
+    local reqs = train_requests(sim)
+    assert.equal(1, #reqs)
+    assert.same({ trainingCycles = 3, trainingProcessorX = "gpu" }, reqs[1].body)
+    out, rc = run(("--project %d --learn %d --allow-unknown --set trainingCycles=many --set trainingProcessorX=gpu")
+      :format(sim.project_id, sim.learn_id), sim_env(sim))
+    assert.equal(2, rc)
+    assert.matches("trainingCycles", out, 1, true)
+    assert.equal(1, #train_requests(sim))
+    sim:stop()
+  end)
+
   it("prints one JSON object per line with --json, the last one finished", function()
     local sim = helper.studio { speed = 300 }
     local out, rc = run(("--project %d --learn %d --follow --json --set trainingCycles=3"):format(sim.project_id, sim.learn_id), sim_env(sim))

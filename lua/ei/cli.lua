@@ -185,16 +185,18 @@ end
 --- Make a client from the environment, refusing before anything is sent when no
 -- credential is set.
 -- @tparam table ctx the run's context
+-- @tparam[opt] table opts parsed options: with `allow-unknown`, fields the bundled
+-- schema does not know are sent, each named once in a warning
 -- @treturn ei.Client
 -- @return nil, exit code (the reason is written to stderr)
-function cli.connect(ctx)
+function cli.connect(ctx, opts)
   local key = os.getenv "EI_API_KEY"
   if key == nil or key == "" then
     ctx.stderr:write("ei-train: no credentials: set EI_API_KEY to an API key of the project ",
       "(Studio: Dashboard > Keys); nothing was sent\n")
     return nil, cli.EXIT.usage
   end
-  local client, err, code = ei.new { api_key = key }
+  local client, err, code = ei.new { api_key = key, unknown_fields = opts and opts["allow-unknown"] and "warn" or nil }
   if not client then return nil, cli.fail(ctx, err, code) end
   return client
 end
@@ -211,7 +213,7 @@ function cli.with_client(opts, ctx, act)
     ctx.stderr:write("ei-train: ", perr.msg, "\n")
     return perr.exit
   end
-  local client, rc = cli.connect(ctx)
+  local client, rc = cli.connect(ctx, opts)
   if not client then return rc end
   rc = act(client, project)
   client:close()

@@ -76,14 +76,15 @@ end
 -- @tparam table base the parameters every run shares (`--params`, without `--set`)
 -- @tparam {table,...} sets the `--set` assignments `{ key =, text = }`
 -- @tparam {table,...} grid from `parse_grid`
+-- @tparam[opt] boolean allow_unknown send fields the bundled schema does not know (`--allow-unknown`)
 -- @treturn {table,...} runs `{ index =, combo =, label =, params = }`
 -- @return nil, message naming the combination and the field
-function sweep.plan(base, sets, grid)
+function sweep.plan(base, sets, grid, allow_unknown)
   local runs = {}
   for i, combo in ipairs(sweep.combinations(grid)) do
     local assignments = table.move(sets, 1, #sets, 1, {})
     table.move(combo, 1, #combo, #assignments + 1, assignments)
-    local params, err = train.apply_sets(deep_copy(base), assignments)
+    local params, err = train.apply_sets(deep_copy(base), assignments, allow_unknown)
     if not params then return nil, ("invalid parameters for %s: %s"):format(label_of(combo), err) end
     runs[i] = { index = i, combo = combo, label = label_of(combo), params = params }
   end
@@ -141,7 +142,7 @@ end
 
 local OPTIONS = {
   project = "value", learn = "value", set = "list", params = "value", grid = "list",
-  parallel = "integer", json = "flag", plot = "value",
+  parallel = "integer", json = "flag", plot = "value", ["allow-unknown"] = "flag",
 }
 
 -- The checked plan from the options: runs, or nil and the message of bad usage.
@@ -164,7 +165,7 @@ local function plan_of(opts)
     if not t then return nil, "--params " .. err end
     base = t
   end
-  return sweep.plan(base, sets, grid)
+  return sweep.plan(base, sets, grid, opts["allow-unknown"])
 end
 
 -- Ctrl-C during the sweep: the jobs go on in Studio; say which.
@@ -245,6 +246,8 @@ sweep.sweep = {
   --json             print one JSON object per line: each job's events tagged
                      with its run, job id and grid values, then a summary
   --plot FILE.svg    draw every run's validation accuracy and loss per epoch
+  --allow-unknown    send fields this version's schema does not know; each is
+                     named in a warning, known fields are still checked
   -h, --help         show this help
 
 Every combination is checked against the API's SetKerasParameterRequest

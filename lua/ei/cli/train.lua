@@ -72,9 +72,12 @@ end
 -- and the text parsed as something else, the text is kept as a string.
 -- @tparam table params the table to change (from `--params`, or empty)
 -- @tparam table sets array of `{ key =, text = }`
+-- @tparam[opt] boolean allow_unknown let fields the bundled schema does not name
+-- through (`--allow-unknown`); the known fields are still checked
 -- @treturn table params
 -- @return nil, message (naming the field path)
-function train.apply_sets(params, sets)
+function train.apply_sets(params, sets, allow_unknown)
+  local check = allow_unknown and { unknown_fields = "send" } or nil
   local by_path = {}
   for _, s in ipairs(sets) do
     local path = key_path(s.key)
@@ -85,7 +88,7 @@ function train.apply_sets(params, sets)
   end
   -- The schema has the last word on type: a field it declares as a string gets the text.
   for _ = 1, #sets + 1 do
-    local ok, err = ei.validate("SetKerasParameterRequest", params)
+    local ok, err = ei.validate("SetKerasParameterRequest", params, check)
     if ok then return params end
     local at = err:match("^(.-): expected string, got %a+$")
     local s = at and by_path[at]
@@ -149,7 +152,9 @@ function train.resolve_learn(client, project, learn)
 end
 
 
-local OPTIONS = { project = "value", learn = "value", set = "list", params = "value", follow = "flag" }
+local OPTIONS = {
+  project = "value", learn = "value", set = "list", params = "value", follow = "flag", ["allow-unknown"] = "flag",
+}
 for k, v in pairs(follow.OPTIONS) do OPTIONS[k] = v end
 
 --- The `key=value` texts of `--set` as `{ key =, text = }`.
@@ -177,7 +182,7 @@ local function params_of(opts, ctx)
     end
     params = t
   end
-  local checked, verr = train.apply_sets(params, opts.sets)
+  local checked, verr = train.apply_sets(params, opts.sets, opts["allow-unknown"])
   if not checked then
     ctx.stderr:write("ei-train: invalid parameters: ", verr, "\n")
     return nil
@@ -219,7 +224,7 @@ local function run(opts, ctx)
   opts.sets = sets
   local params = params_of(opts, ctx)
   if not params then return cli.EXIT.usage end
-  local client, rc = cli.connect(ctx)
+  local client, rc = cli.connect(ctx, opts)
   if not client then return rc end
   local job
   job, rc = start(client, project, opts, params, ctx)
@@ -249,6 +254,9 @@ train.train = {
   --params FILE      parameters from a JSON file, or a Lua file returning a table;
                      --set applies on top
   --follow           follow the job live until it finishes (as 'ei-train follow')
+  --allow-unknown    send fields this version's schema does not know (a field Studio
+                     added later); each is named in a warning, known fields are still
+                     checked
 ]] .. follow.HELP .. [[
 
   -h, --help         show this help
