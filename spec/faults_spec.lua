@@ -74,6 +74,14 @@ local ROWS = {
     scenario = { unreachable = { forSeconds = 4, afterFrames = 20 } },
     params = { trainingCycles = 3 },
     bound = 30, states = { "lost", "polling" },
+    happened = function(sim)
+      local down, up
+      for _, r in ipairs(sim:records("outage")) do
+        if r.down then down = down or r.t else up = up or r.t end
+      end
+      local finished = sim:records("job-finished")[1]
+      return down and up and finished and down <= finished.t and finished.t <= up or nil
+    end,
   },
   {
     name = "a token expired at reconnect",
@@ -117,6 +125,13 @@ local ROWS = {
     scenario = { slow = { { match = "getJobStatus|getSocketToken", delayMs = 400 } }, dropSocket = { afterFrames = 40 } },
     client = { status_interval = 0.2 }, speed = 10,
     bound = 40, states = { "lost", "reconnected" },
+    happened = function(sim)
+      local delayed = {}
+      for _, r in ipairs(sim:records("http")) do
+        if r.delayedMs == 400 then delayed[r.operationId] = (delayed[r.operationId] or 0) + 1 end
+      end
+      return (delayed.getJobStatus or 0) >= 1 and (delayed.getSocketToken or 0) >= 2 or nil
+    end,
   },
   {
     name = "a stalled token call (the timeout fires and the call is retried)",
@@ -132,6 +147,10 @@ local ROWS = {
     name = "truncated and malformed frames among unknown events",
     scenario = { junkFrames = { every = 2 }, unknownEvents = { every = 3 } },
     bound = 30, states = { "connected" },
+    happened = function(sim)
+      local stats = sim:stats()
+      return stats.junkFrames > 0 and stats.unknownEvents > 0 or nil
+    end,
   },
   {
     name = "a 17 MB line, over the 16 MB message limit, taken from the stored log",

@@ -120,6 +120,15 @@ function Sim:control(path, body)
   p:close()
 end
 
+--- The simulator's counters (GET /__sim/stats): requests, dataFrames, junkFrames,
+-- unknownEvents, wsConnections, jobs (each with its frames and lines) …
+function Sim:stats()
+  local p = assert(io.popen(("curl -s '%s/__sim/stats'"):format(self.url)))
+  local text = p:read("a")
+  p:close()
+  return assert(json.decode(text), "no stats from the simulator: " .. text)
+end
+
 function Sim:stop()
   if self.stdin then
     self.stdin:close()
@@ -213,6 +222,25 @@ function helper.ei_train(args, env)
   helper.audit("ei-train", out)
   local rc = tonumber(out:match("rc=(%d+)%s*$"))
   return out:gsub("rc=%d+%s*$", ""), rc
+end
+
+--- The version of the newest released rockspec in rockspec/, read from its
+-- `version = "x.y.z-r"` line (without the rockspec revision).
+function helper.rockspec_version()
+  local p = assert(io.popen(("ls %s/rockspec"):format(helper.quote(ROOT))))
+  local best, best_key
+  for name in p:lines() do
+    if name:match("^ei%-train%-%d") then
+      local text = assert(read_file(ROOT .. "/rockspec/" .. name))
+      local version = assert(text:match('\nversion = "([%d.]+)%-%d+"\n'), name .. " names no version")
+      local a, b, c = version:match("^(%d+)%.(%d+)%.(%d+)$")
+      local key = tonumber(a) * 1e8 + tonumber(b) * 1e4 + tonumber(c)
+      if not best_key or key > best_key then best, best_key = version, key end
+    end
+  end
+  p:close()
+  assert(best, "no released rockspec in rockspec/")
+  return best
 end
 
 helper.json = json
