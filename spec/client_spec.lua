@@ -430,3 +430,118 @@ describe("a client's default warnings", function()
       err)
   end)
 end)
+
+describe("a job's REST calls", function()
+  it("cancel(true) asks Studio for a forced cancel and the job ends failed; cancel() asks plainly", function()
+    local sim = helper.studio { speed = 5 }
+    local client = sim:client { status_interval = 0.5, backoff = 0.01 }
+    local forced = assert(client:train_keras(sim.project_id, sim.learn_id, { trainingCycles = 30 }))
+    local plain = assert(client:train_keras(sim.project_id, sim.learn_id, { trainingCycles = 30 }))
+    assert.is_true(forced:cancel(true))
+    assert.is_true(plain:cancel())
+    local ok, why = forced:wait(60)
+    assert.is_false(ok)
+    assert.is_string(why)
+    assert.is_false((plain:wait(60)))
+    local cancels = sim:requests("/cancel$", "POST")
+    assert.equal(2, #cancels)
+    assert.equal(("/v1/api/%d/jobs/%d/cancel"):format(sim.project_id, forced.id), cancels[1].path)
+    assert.same({ forceCancel = "true" }, cancels[1].query)
+    assert.equal(("/v1/api/%d/jobs/%d/cancel"):format(sim.project_id, plain.id), cancels[2].path)
+    assert.same({}, cancels[2].query)
+    local stored = helper.lines_of(assert(client:call("downloadJobsLogs", { projectId = sim.project_id, jobId = forced.id })))
+    assert.equal("Job was cancelled by user (forced)", stored[#stored])
+    client:close()
+    sim:stop()
+  end)
+
+  describe("on a finished job", function()
+    local sim, client, job, stored
+    setup(function()
+      sim = helper.studio { speed = 300 }
+      client = sim:client()
+      job = assert(client:train_keras(sim.project_id, sim.learn_id, { trainingCycles = 3 }))
+      assert.is_true(job:wait(60))
+      stored = helper.lines_of(assert(client:call("downloadJobsLogs", { projectId = sim.project_id, jobId = job.id })))
+    end)
+    teardown(function()
+      client:close()
+      sim:stop()
+    end)
+
+    it("logs() gives the stored log oldest first, logs(n) its last n lines", function()
+      assert.is_true(#stored > 5)
+      assert.same(stored, assert(job:logs()))
+      assert.same({ table.unpack(stored, #stored - 2) }, assert(job:logs(3)))
+      local asked = sim:requests("/stdout$", "GET")
+      assert.same({ limit = "3" }, asked[#asked].query)
+    end)
+
+    it("logs() of a job Studio does not know returns EAPI with Studio's text", function()
+      local lines, err, code = client:job(sim.project_id, 4242):logs()
+      assert.is_nil(lines)
+      assert.equal("EAPI", code)
+      assert.matches("4242", err)
+    end)
+  end)
+end)
+
+describe("a client's helpers", function()
+  local shared = helper.shared_studio { speed = 300 }
+  local sim, client
+  before_each(function() sim, client = shared.sim, shared.client end)
+
+  it("keras_config reads back what set_keras_config wrote", function()
+    local before = assert(client:keras_config(sim.project_id, sim.learn_id))
+    assert.equal("keras", before.type)
+    assert.is_number(before.trainingCycles)
+    assert(client:set_keras_config(sim.project_id, sim.learn_id, { trainingCycles = before.trainingCycles + 7, learningRate = 0.0125 }))
+    local after = assert(client:keras_config(sim.project_id, sim.learn_id))
+    assert.equal(before.trainingCycles + 7, after.trainingCycles)
+    assert.equal(0.0125, after.learningRate)
+    local gets = sim:requests(("/training/keras/%d$"):format(sim.learn_id), "GET")
+    assert.equal(2, #gets)
+  end)
+
+  it("generate_features sends the extra body fields it is given, and checks them", function()
+    local job = assert(client:generate_features(sim.project_id, sim.dsp_id,
+      { calculateFeatureImportance = true, skipFeatureExplorer = true }))
+    assert.is_true(job:wait(60))
+    local sent = sim:requests("/jobs/generate%-features$", "POST")
+    assert.same({ dspId = sim.dsp_id, calculateFeatureImportance = true, skipFeatureExplorer = true }, sent[#sent].body)
+    -- a misspelt field is refused before sending, unless the call says to send it
+    local none, err, code = client:generate_features(sim.project_id, sim.dsp_id, { skipFeatureExplorr = true })
+    assert.is_nil(none)
+    assert.equal("EINVAL", code)
+    assert.matches('skipFeatureExplorr: unknown field (did you mean "skipFeatureExplorer"?)', err, 1, true)
+    assert.equal(1, #sim:requests("/jobs/generate%-features$", "POST"))
+    local sent_anyway = assert(client:generate_features(sim.project_id, sim.dsp_id, { newerField = 1 }, { unknown_fields = "send" }))
+    assert.is_true(sent_anyway:wait(60))
+    sent = sim:requests("/jobs/generate%-features$", "POST")
+    assert.same({ dspId = sim.dsp_id, newerField = 1 }, sent[#sent].body)
+  end)
+end)
+
+describe("an OAuth2 client", function()
+  it("fetches a new token before the old one expires and keeps following the job", function()
+    -- Tokens live 31 s; the client renews 30 s before the end, so after about a second.
+    local sim = helper.studio { speed = 20, scenario = { oauthTokenTtl = 31 } }
+    local client = sim:client { status_interval = 0.3, backoff = 0.01,
+      oauth2 = { client_id = sim.ready.oauth_client_id, client_secret = sim.ready.oauth_client_secret } }
+    local job = assert(client:train_keras(sim.project_id, sim.learn_id, { trainingCycles = 10 }))
+    local lines = {}
+    for ev in job:updates() do
+      if ev.type == "log" then lines[#lines + 1] = ev.line end
+    end
+    assert.is_true(job:wait(30))
+    local tokens = sim:requests("^/v1/oauth/token$", "POST")
+    assert.is_true(#tokens >= 2, #tokens .. " token requests")
+    -- calls made after the second token still succeeded: none was refused
+    for _, r in ipairs(sim:records("http")) do assert.is_true(r.status ~= 401, r.path) end
+    assert.is_true(sim:requests("/status$")[#sim:requests("/status$")].t > tokens[2].t)
+    local stored = helper.lines_of(assert(client:call("downloadJobsLogs", { projectId = sim.project_id, jobId = job.id })))
+    assert.same(stored, lines)
+    client:close()
+    sim:stop()
+  end)
+end)

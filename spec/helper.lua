@@ -137,6 +137,23 @@ function Sim:stop()
   for _, f in ipairs { self.out, self.err, self.record } do os.remove(f) end
 end
 
+--- Inside a describe block: a simulator and a client of it for the block's tests,
+-- started in setup and stopped in teardown. Returns a table whose `sim` and
+-- `client` are set once setup has run.
+function helper.shared_studio(sim_opts, client_opts)
+  local busted = require "busted"
+  local shared = {}
+  busted.setup(function()
+    shared.sim = helper.studio(sim_opts)
+    shared.client = shared.sim:client(client_opts)
+  end)
+  busted.teardown(function()
+    shared.client:close()
+    shared.sim:stop()
+  end)
+  return shared
+end
+
 --- A client of the module under test, talking to this simulator.
 function Sim:client(opts)
   local ei = require "ei"
