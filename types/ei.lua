@@ -128,9 +128,21 @@ function Client:generate_features(project_id, dsp_id, fields, opts) end
 function Client:socket_token(project_id) end
 function Client:close() end
 
+---JSON for scripts (`ei.json`), in lua-cjson's shape; failures return nil, message, "EINVAL".
+---@class ei.JSON
+---@field null ei.Null the same sentinel as the module's null
+local JSON = {}
+---@param v any a string, number, boolean, the null sentinel or a table of these
+---@return string|nil, string?, ei.Code?
+function JSON.encode(v) end
+---@param s string
+---@return any|nil, string?, ei.Code?
+function JSON.decode(s) end
+
 ---@class ei
 ---@field VERSION string
 ---@field null ei.Null
+---@field json ei.JSON
 ---@field wait { block: ei.Waiter, yield: ei.Waiter, cqueues: ei.Waiter, luv: ei.Waiter }
 local ei = {}
 ---@param opts? ei.Options
