@@ -90,3 +90,28 @@ describe("a waiter passed to ei.new", function()
     client:close()
   end)
 end)
+
+describe("the error codes", function()
+  -- DESIGN §3: the only codes a runtime failure may carry.
+  local CONTRACT = { "EAPI", "EAUTH", "ECANCELED", "ECLOSED", "ECONNECT", "EHTTP", "EINVAL", "EPROTO", "ETIMEDOUT" }
+
+  it("the C core defines are exactly the contract's, and no other code is spelt out in src/", function()
+    local defined = {}
+    for name, code in helper.read_file(helper.root .. "/src/core.h"):gmatch('#define EI_(E%u+) "(E%u+)"') do
+      assert.equal(name, code)
+      defined[#defined + 1] = code
+    end
+    table.sort(defined)
+    assert.same(CONTRACT, defined)
+    -- the defines are the only way to a code (the compiler refuses EI_ names not
+    -- defined); no code is spelt as a string anywhere else in src/
+    local p = assert(io.popen(("grep -ho '\"E[A-Z][A-Z][A-Z]*\"' %s/src/*.c %s/src/*.h | sort -u")
+      :format(helper.quote(helper.root), helper.quote(helper.root))))
+    local known = {}
+    for _, code in ipairs(CONTRACT) do known[code] = true end
+    for word in p:lines() do
+      assert.is_true(known[word:match('^"(E%u+)"$')], word .. " is not a contract code")
+    end
+    p:close()
+  end)
+end)

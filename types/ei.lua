@@ -146,7 +146,7 @@ function JSON.decode(s) end
 ---@field wait { block: ei.Waiter, yield: ei.Waiter, cqueues: ei.Waiter, luv: ei.Waiter }
 local ei = {}
 ---@param opts? ei.Options
----@return ei.Client|nil, string?, ei.Code?
+---@return ei.Client
 function ei.new(opts) end
 ---@param opts? { unknown_fields?: ei.UnknownFields }
 ---@return true|nil, string[]|string|nil, ei.Code?

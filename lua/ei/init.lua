@@ -80,7 +80,8 @@ setmetatable(ei.wait, {
 --  naming the field, with a did-you-mean), `"warn"` (send it as plain JSON and call
 --  `on_warning` once per field path) or `"send"` (send it silently). Known fields are
 --  checked fully in every mode; `client:call` and the helpers take it per call too.
--- @treturn ei.Client
+-- @treturn ei.Client the client (it talks to nobody until a call; unknown or mistyped
+--  options raise)
 -- @usage local client = ei.new { api_key = "ei_…" }
 function ei.new(opts)
   return Client.new(opts)
