@@ -140,7 +140,7 @@ local ROWS = {
     bound = 30, states = { "connected" },
     happened = function(sim)
       local tokens = statuses(sim, "getSocketToken")
-      return #tokens >= 2 and tokens[1].status == helper.json.null or nil
+      return #tokens >= 2 and tokens[1].stalled == true and tokens[1].status == helper.json.null or nil
     end,
   },
   {
