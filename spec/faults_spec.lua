@@ -71,8 +71,10 @@ local ROWS = {
   },
   {
     name = "the job finishing while the server is unreachable",
+    -- at speed 8 the job ends about 1.9 s into the 4 s outage: a margin either side
+    -- for a client slow to connect (the outage waits for 20 frames to reach it)
     scenario = { unreachable = { forSeconds = 4, afterFrames = 20 } },
-    params = { trainingCycles = 3 },
+    params = { trainingCycles = 3 }, speed = 8,
     bound = 30, states = { "lost", "polling" },
     happened = function(sim)
       local down, up
