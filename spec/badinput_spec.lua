@@ -4,15 +4,9 @@ local helper = require "helper"
 local ei = require "ei"
 
 describe("bad input", function()
+  local shared = helper.shared_studio { speed = 300 }
   local sim, client
-  setup(function()
-    sim = helper.studio { speed = 300 }
-    client = sim:client()
-  end)
-  teardown(function()
-    client:close()
-    sim:stop()
-  end)
+  before_each(function() sim, client = shared.sim, shared.client end)
 
   local function deep(n)
     local t = { type = "dense" }

@@ -29,15 +29,29 @@ describe("a client", function()
     client:close()
   end)
 
+  -- The headers of the newest recorded request for the impulse (values redacted).
+  local function last_impulse_headers()
+    local list = sim:requests("/impulse$")
+    return list[#list].headers
+  end
+
   it("authenticates with a JWT in x-jwt-token", function()
     local client = sim:client { jwt = sim.ready.jwt }
     assert(client:impulse(sim.project_id))
+    local headers = last_impulse_headers()
+    assert.equal("<redacted>", headers["x-jwt-token"])
+    assert.is_nil(headers.cookie)
+    assert.is_nil(headers["x-api-key"])
     client:close()
   end)
 
   it("authenticates with a JWT cookie", function()
     local client = sim:client { jwt_cookie = sim.ready.jwt }
     assert(client:impulse(sim.project_id))
+    local headers = last_impulse_headers()
+    assert.equal("<redacted>", headers.cookie)
+    assert.is_nil(headers["x-jwt-token"])
+    assert.is_nil(headers["x-api-key"])
     client:close()
   end)
 
@@ -317,8 +331,10 @@ describe("a client meeting a flaky server", function()
     local client = sim:client { backoff = 0.01, retries = 2 }
     local res, err, code = client:impulse(sim.project_id)
     assert.is_nil(res)
-    assert.is_truthy(code == "EAPI" or code == "EHTTP")
+    -- the 503 carries Studio's {"success":false,"error":…}: an API error with its text
+    assert.equal("EAPI", code)
     assert.matches("503", err)
+    assert.matches("Service temporarily unavailable", err)
     assert.equal(3, #sim:requests("/impulse$"))
     client:close()
     sim:stop()
@@ -349,10 +365,15 @@ describe("a client meeting a flaky server", function()
     local sim = helper.studio { scenario = { stall = { { match = "getImpulse", count = 10 } } } }
     local client = sim:client { timeout = 0.3, retries = 1, backoff = 0.01 }
     local t0 = core.monotime()
-    local res, err, code = client:impulse(sim.project_id)
+    local res, _, code = client:impulse(sim.project_id)
     assert.is_nil(res)
     assert.equal("ETIMEDOUT", code)
-    assert.is_true(core.monotime() - t0 < 3)
+    -- both attempts reached the simulator and were held there
+    local held = sim:requests("/impulse$")
+    assert.equal(2, #held)
+    for _, r in ipairs(held) do assert.is_true(r.stalled) end
+    -- two 0.3 s attempts; the default timeout (30 s) would not have ended one yet
+    assert.is_true(core.monotime() - t0 < 20)
     client:close()
     sim:stop()
   end)
@@ -376,4 +397,149 @@ describe("a client meeting a flaky server", function()
       server.stop()
     end)
   end
+end)
+
+-- The suite's secret audit (spec/support/audit.lua) wraps on_warning, so the default
+-- warning path runs here in a child process of its own, its stderr captured.
+describe("a client's default warnings", function()
+  it("go to stderr once per field, prefixed 'ei: warning:', and the job still starts", function()
+    local sim = helper.studio { speed = 300 }
+    local script, err_file = os.tmpname(), os.tmpname()
+    helper.write_file(script, ([[
+      local ei = require "ei"
+      local client = assert(ei.new { host = %q, api_key = %q, unknown_fields = "warn" })
+      for _ = 1, 2 do
+        local job = assert(client:train_keras(%d, %d, { trainingCycles = 1, minimumConfidenceRating = 0.5, learningRat = 0.01 }))
+        io.write("started ", job.id, "\n")
+      end
+      client:close()
+    ]]):format(sim.url, sim.api_key, sim.project_id, sim.learn_id))
+    local p = assert(io.popen(("LUA_PATH=%s LUA_CPATH=%s %s %s 2> %s"):format(helper.quote(helper.lua_path),
+      helper.quote(helper.lua_cpath), helper.quote(helper.lua), helper.quote(script), helper.quote(err_file))))
+    local out = p:read("a")
+    p:close()
+    local err = helper.read_file(err_file)
+    os.remove(script)
+    os.remove(err_file)
+    helper.audit("child stderr", err)
+    assert.equal(2, #sim:requests("/jobs/train/keras/", "POST"))
+    sim:stop()
+    assert.equal(2, select(2, out:gsub("started %d+\n", "")), out)
+    assert.equal("ei: warning: trainKerasJob: field 'minimumConfidenceRating' is deprecated (it is still sent)\n"
+      .. "ei: warning: trainKerasJob: field 'learningRat' is not in the bundled schema (did you mean \"learningRate\"?); it is sent as given\n",
+      err)
+  end)
+end)
+
+describe("a job's REST calls", function()
+  it("cancel(true) asks Studio for a forced cancel and the job ends failed; cancel() asks plainly", function()
+    local sim = helper.studio { speed = 5 }
+    local client = sim:client { status_interval = 0.5, backoff = 0.01 }
+    local forced = assert(client:train_keras(sim.project_id, sim.learn_id, { trainingCycles = 30 }))
+    local plain = assert(client:train_keras(sim.project_id, sim.learn_id, { trainingCycles = 30 }))
+    assert.is_true(forced:cancel(true))
+    assert.is_true(plain:cancel())
+    assert.same({ false, "canceled" }, { forced:wait(60) })
+    assert.same({ false, "canceled" }, { plain:wait(60) })
+    local cancels = sim:requests("/cancel$", "POST")
+    assert.equal(2, #cancels)
+    assert.equal(("/v1/api/%d/jobs/%d/cancel"):format(sim.project_id, forced.id), cancels[1].path)
+    assert.same({ forceCancel = "true" }, cancels[1].query)
+    assert.equal(("/v1/api/%d/jobs/%d/cancel"):format(sim.project_id, plain.id), cancels[2].path)
+    assert.same({}, cancels[2].query)
+    local stored = helper.lines_of(assert(client:call("downloadJobsLogs", { projectId = sim.project_id, jobId = forced.id })))
+    assert.equal("Job was cancelled by user (forced)", stored[#stored])
+    client:close()
+    sim:stop()
+  end)
+
+  describe("on a finished job", function()
+    local sim, client, job, stored
+    setup(function()
+      sim = helper.studio { speed = 300 }
+      client = sim:client()
+      job = assert(client:train_keras(sim.project_id, sim.learn_id, { trainingCycles = 3 }))
+      assert.is_true(job:wait(60))
+      stored = helper.lines_of(assert(client:call("downloadJobsLogs", { projectId = sim.project_id, jobId = job.id })))
+    end)
+    teardown(function()
+      client:close()
+      sim:stop()
+    end)
+
+    it("logs() gives the stored log oldest first, logs(n) its last n lines", function()
+      assert.is_true(#stored > 5)
+      assert.same(stored, assert(job:logs()))
+      assert.same({ table.unpack(stored, #stored - 2) }, assert(job:logs(3)))
+      local asked = sim:requests("/stdout$", "GET")
+      assert.same({ limit = "3" }, asked[#asked].query)
+    end)
+
+    it("logs() of a job Studio does not know returns EAPI with Studio's text", function()
+      local lines, err, code = client:job(sim.project_id, 4242):logs()
+      assert.is_nil(lines)
+      assert.equal("EAPI", code)
+      assert.matches("4242", err)
+    end)
+  end)
+end)
+
+describe("a client's helpers", function()
+  local shared = helper.shared_studio { speed = 300 }
+  local sim, client
+  before_each(function() sim, client = shared.sim, shared.client end)
+
+  it("keras_config reads back what set_keras_config wrote", function()
+    local before = assert(client:keras_config(sim.project_id, sim.learn_id))
+    assert.equal("keras", before.type)
+    assert.is_number(before.trainingCycles)
+    assert(client:set_keras_config(sim.project_id, sim.learn_id, { trainingCycles = before.trainingCycles + 7, learningRate = 0.0125 }))
+    local after = assert(client:keras_config(sim.project_id, sim.learn_id))
+    assert.equal(before.trainingCycles + 7, after.trainingCycles)
+    assert.equal(0.0125, after.learningRate)
+    local gets = sim:requests(("/training/keras/%d$"):format(sim.learn_id), "GET")
+    assert.equal(2, #gets)
+  end)
+
+  it("generate_features sends the extra body fields it is given, and checks them", function()
+    local job = assert(client:generate_features(sim.project_id, sim.dsp_id,
+      { calculateFeatureImportance = true, skipFeatureExplorer = true }))
+    assert.is_true(job:wait(60))
+    local sent = sim:requests("/jobs/generate%-features$", "POST")
+    assert.same({ dspId = sim.dsp_id, calculateFeatureImportance = true, skipFeatureExplorer = true }, sent[#sent].body)
+    -- a misspelt field is refused before sending, unless the call says to send it
+    local none, err, code = client:generate_features(sim.project_id, sim.dsp_id, { skipFeatureExplorr = true })
+    assert.is_nil(none)
+    assert.equal("EINVAL", code)
+    assert.matches('skipFeatureExplorr: unknown field (did you mean "skipFeatureExplorer"?)', err, 1, true)
+    assert.equal(1, #sim:requests("/jobs/generate%-features$", "POST"))
+    local sent_anyway = assert(client:generate_features(sim.project_id, sim.dsp_id, { newerField = 1 }, { unknown_fields = "send" }))
+    assert.is_true(sent_anyway:wait(60))
+    sent = sim:requests("/jobs/generate%-features$", "POST")
+    assert.same({ dspId = sim.dsp_id, newerField = 1 }, sent[#sent].body)
+  end)
+end)
+
+describe("an OAuth2 client", function()
+  it("fetches a new token before the old one expires and keeps following the job", function()
+    -- Tokens live 31 s; the client renews 30 s before the end, so after about a second.
+    local sim = helper.studio { speed = 20, scenario = { oauthTokenTtl = 31 } }
+    local client = sim:client { status_interval = 0.3, backoff = 0.01,
+      oauth2 = { client_id = sim.ready.oauth_client_id, client_secret = sim.ready.oauth_client_secret } }
+    local job = assert(client:train_keras(sim.project_id, sim.learn_id, { trainingCycles = 10 }))
+    local lines = {}
+    for ev in job:updates() do
+      if ev.type == "log" then lines[#lines + 1] = ev.line end
+    end
+    assert.is_true(job:wait(30))
+    local tokens = sim:requests("^/v1/oauth/token$", "POST")
+    assert.is_true(#tokens >= 2, #tokens .. " token requests")
+    -- calls made after the second token still succeeded: none was refused
+    for _, r in ipairs(sim:records("http")) do assert.is_true(r.status ~= 401, r.path) end
+    assert.is_true(sim:requests("/status$")[#sim:requests("/status$")].t > tokens[2].t)
+    local stored = helper.lines_of(assert(client:call("downloadJobsLogs", { projectId = sim.project_id, jobId = job.id })))
+    assert.same(stored, lines)
+    client:close()
+    sim:stop()
+  end)
 end)

@@ -71,9 +71,19 @@ local ROWS = {
   },
   {
     name = "the job finishing while the server is unreachable",
+    -- at speed 8 the job ends about 1.9 s into the 4 s outage: a margin either side
+    -- for a client slow to connect (the outage waits for 20 frames to reach it)
     scenario = { unreachable = { forSeconds = 4, afterFrames = 20 } },
-    params = { trainingCycles = 3 },
+    params = { trainingCycles = 3 }, speed = 8,
     bound = 30, states = { "lost", "polling" },
+    happened = function(sim)
+      local down, up
+      for _, r in ipairs(sim:records("outage")) do
+        if r.down then down = down or r.t else up = up or r.t end
+      end
+      local finished = sim:records("job-finished")[1]
+      return down and up and finished and down <= finished.t and finished.t <= up or nil
+    end,
   },
   {
     name = "a token expired at reconnect",
@@ -117,6 +127,13 @@ local ROWS = {
     scenario = { slow = { { match = "getJobStatus|getSocketToken", delayMs = 400 } }, dropSocket = { afterFrames = 40 } },
     client = { status_interval = 0.2 }, speed = 10,
     bound = 40, states = { "lost", "reconnected" },
+    happened = function(sim)
+      local delayed = {}
+      for _, r in ipairs(sim:records("http")) do
+        if r.delayedMs == 400 then delayed[r.operationId] = (delayed[r.operationId] or 0) + 1 end
+      end
+      return (delayed.getJobStatus or 0) >= 1 and (delayed.getSocketToken or 0) >= 2 or nil
+    end,
   },
   {
     name = "a stalled token call (the timeout fires and the call is retried)",
@@ -125,13 +142,17 @@ local ROWS = {
     bound = 30, states = { "connected" },
     happened = function(sim)
       local tokens = statuses(sim, "getSocketToken")
-      return #tokens >= 2 and tokens[1].status == helper.json.null or nil
+      return #tokens >= 2 and tokens[1].stalled == true and tokens[1].status == helper.json.null or nil
     end,
   },
   {
     name = "truncated and malformed frames among unknown events",
     scenario = { junkFrames = { every = 2 }, unknownEvents = { every = 3 } },
     bound = 30, states = { "connected" },
+    happened = function(sim)
+      local stats = sim:stats()
+      return stats.junkFrames > 0 and stats.unknownEvents > 0 or nil
+    end,
   },
   {
     name = "a 17 MB line, over the 16 MB message limit, taken from the stored log",

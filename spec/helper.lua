@@ -120,12 +120,38 @@ function Sim:control(path, body)
   p:close()
 end
 
+--- The simulator's counters (GET /__sim/stats): requests, dataFrames, junkFrames,
+-- unknownEvents, wsConnections, jobs (each with its frames and lines) …
+function Sim:stats()
+  local p = assert(io.popen(("curl -s '%s/__sim/stats'"):format(self.url)))
+  local text = p:read("a")
+  p:close()
+  return assert(json.decode(text), "no stats from the simulator: " .. text)
+end
+
 function Sim:stop()
   if self.stdin then
     self.stdin:close()
     self.stdin = nil
   end
   for _, f in ipairs { self.out, self.err, self.record } do os.remove(f) end
+end
+
+--- Inside a describe block: a simulator and a client of it for the block's tests,
+-- started in setup and stopped in teardown. Returns a table whose `sim` and
+-- `client` are set once setup has run.
+function helper.shared_studio(sim_opts, client_opts)
+  local busted = require "busted"
+  local shared = {}
+  busted.setup(function()
+    shared.sim = helper.studio(sim_opts)
+    shared.client = shared.sim:client(client_opts)
+  end)
+  busted.teardown(function()
+    shared.client:close()
+    shared.sim:stop()
+  end)
+  return shared
 end
 
 --- A client of the module under test, talking to this simulator.
@@ -253,6 +279,25 @@ function helper.screen_when(t, pattern, seconds)
     local s = t.screen()
     return s:match(pattern) and s
   end, seconds)
+end
+
+--- The version of the newest released rockspec in rockspec/, read from its
+-- `version = "x.y.z-r"` line (without the rockspec revision).
+function helper.rockspec_version()
+  local p = assert(io.popen(("ls %s/rockspec"):format(helper.quote(ROOT))))
+  local best, best_key
+  for name in p:lines() do
+    if name:match("^ei%-train%-%d") then
+      local text = assert(read_file(ROOT .. "/rockspec/" .. name))
+      local version = assert(text:match('\nversion = "([%d.]+)%-%d+"\n'), name .. " names no version")
+      local a, b, c = version:match("^(%d+)%.(%d+)%.(%d+)$")
+      local key = tonumber(a) * 1e8 + tonumber(b) * 1e4 + tonumber(c)
+      if not best_key or key > best_key then best, best_key = version, key end
+    end
+  end
+  p:close()
+  assert(best, "no released rockspec in rockspec/")
+  return best
 end
 
 helper.json = json

@@ -1,5 +1,8 @@
--- JSON <-> Lua in ei.core: decode, encode without a schema, null, array/object markers.
+-- JSON <-> Lua in ei.core: decode, encode without a schema, null, array/object markers;
+-- and ei.json, the public door scripts and the command line use.
 local core = require "ei.core"
+local ei = require "ei"
+local helper = require "helper"
 
 local function fails(code, pattern, ...)
   local value, msg, got_code = ...
@@ -246,5 +249,76 @@ describe("core.encode without a schema", function()
   it("raises without a value and for an unknown schema", function()
     assert.has_error(function() core.encode() end)
     assert.has_error(function() core.encode({}, "NoSuchSchema") end, nil)
+  end)
+end)
+
+describe("ei.json", function()
+  it("round-trips nested tables, strings, booleans and numbers", function()
+    local v = { name = "run 1", ok = true, off = false, rate = 0.005, layers = { { type = "dense", neurons = 20 }, { type = "dropout", dropoutRate = 0.25 } },
+      text = "a\"b\\c\n\0é" }
+    local text = assert(ei.json.encode(v))
+    assert.equal('{"layers":[{"neurons":20,"type":"dense"},{"dropoutRate":0.25,"type":"dropout"}],"name":"run 1","off":false,"ok":true,'
+      .. '"rate":0.005,"text":"a\\"b\\\\c\\n\\u0000é"}', text)
+    assert.same(v, assert(ei.json.decode(text)))
+  end)
+
+  it("reads and writes null as ei.null, which is ei.json.null", function()
+    assert.equal(ei.null, ei.json.null)
+    local v = assert(ei.json.decode('{"a":null,"b":[1,null]}'))
+    assert.equal(ei.null, v.a)
+    assert.equal(ei.null, v.b[2])
+    assert.equal('{"a":null,"b":[1,null]}', ei.json.encode(v))
+    assert.equal("null", ei.json.encode(ei.json.null))
+  end)
+
+  it("keeps whole numbers up to 2^53 integers both ways, and 2^53 on a float", function()
+    for _, n in ipairs { 0, -1, 12873488112, 2 ^ 53 // 1 - 1, -(2 ^ 53 // 1 - 1) } do
+      local back = ei.json.decode(ei.json.encode(n))
+      assert.equal("integer", math.type(back), tostring(n))
+      assert.equal(n, back)
+    end
+    assert.equal("9007199254740991", ei.json.encode(9007199254740991))
+    assert.equal("float", math.type(ei.json.decode("9007199254740992")))
+  end)
+
+  it("returns nil, a message and EINVAL for what it cannot read or write", function()
+    local v, msg, code = ei.json.decode('{"a" 1}')
+    assert.is_nil(v)
+    assert.equal("malformed JSON at byte 6", msg)
+    assert.equal("EINVAL", code)
+    v, msg, code = ei.json.decode("")
+    assert.is_nil(v)
+    assert.equal("malformed JSON: empty text", msg)
+    assert.equal("EINVAL", code)
+    v, msg, code = ei.json.encode({ rate = 0 / 0 })
+    assert.is_nil(v)
+    assert.equal("rate: expected finite number, got nan", msg)
+    assert.equal("EINVAL", code)
+    v, msg = ei.json.encode({ f = print })
+    assert.is_nil(v)
+    assert.equal("f: expected a JSON value, got function", msg)
+  end)
+
+  it("raises on a missing or non-string argument", function()
+    assert.has_error(function() ei.json.encode() end, "bad argument #1 to 'encode' (value expected)")
+    local v, msg, code = ei.json.encode(nil)
+    assert.is_nil(v)
+    assert.equal("value: expected a JSON value, got nil", msg)
+    assert.equal("EINVAL", code)
+    assert.has_error(function() ei.json.decode() end, "bad argument #1 to 'decode' (string expected, got nil)")
+    assert.has_error(function() ei.json.decode(12) end, "bad argument #1 to 'decode' (string expected, got number)")
+  end)
+
+  it("is what the command line uses: no JSON through ei.core in lua/ei/cli*", function()
+    local p = assert(io.popen(("cd %s && ls lua/ei/cli.lua lua/ei/cli/*.lua"):format(helper.quote(helper.root))))
+    local files = 0
+    for path in p:lines() do
+      files = files + 1
+      local text = assert(helper.read_file(helper.root .. "/" .. path))
+      assert.is_nil(text:find("core%.encode"), path)
+      assert.is_nil(text:find("core%.decode"), path)
+    end
+    p:close()
+    assert.is_true(files >= 5)
   end)
 end)

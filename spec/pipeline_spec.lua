@@ -131,3 +131,28 @@ describe("ei.pipeline", function()
     end)
   end)
 end)
+
+describe("pipeline.from_env", function()
+  -- Run from_env in a child with the given environment; returns what it printed.
+  local function from_env(env, opts)
+    local p = assert(io.popen(("env -u EI_PROJECT_ID -u EI_LEARN_ID %s LUA_PATH=%s LUA_CPATH=%s %s -e %s 2>&1"):format(env,
+      helper.quote(helper.lua_path), helper.quote(helper.lua_cpath), helper.quote(helper.lua), helper.quote(([[
+        local pipeline = require "ei.pipeline"
+        local ok, a, b, c = pcall(pipeline.from_env, %s)
+        io.write(tostring(ok), " ", tostring(a), " ", tostring(b), " ", tostring(c))
+      ]]):format(opts or "nil")))))
+    local out = p:read("a")
+    p:close()
+    return out
+  end
+
+  it("gives the client and the ids the environment names", function()
+    assert.equal("true ei.Client (http://127.0.0.1:9) 42 7", from_env("EI_PROJECT_ID=42 EI_LEARN_ID=7 EI_API_KEY=ei_x EI_HOST=http://127.0.0.1:9"))
+    assert.equal("true ei.Client (http://127.0.0.1:9) 42 nil", from_env("EI_PROJECT_ID=42 EI_API_KEY=ei_x EI_HOST=http://127.0.0.1:9"))
+  end)
+
+  it("returns nil and a message without EI_PROJECT_ID, and raises on bad options as ei.new does", function()
+    assert.equal("true nil set EI_PROJECT_ID (and EI_API_KEY) first nil", from_env("EI_API_KEY=ei_x"))
+    assert.matches("^false .*ei.new: unknown option 'api_kee'", from_env("EI_PROJECT_ID=42", "{ api_kee = 'x' }"))
+  end)
+end)

@@ -34,7 +34,7 @@ end
 -- Faults (drops, outages, expired tokens, 503/429, stalls, junk frames, oversized
 -- messages) are the matrix of spec/faults_spec.lua.
 describe("job updates", function()
-  local function run_case(name, scenario, params, expect_success)
+  local function run_case(name, scenario, params, expect_success, happened)
     it(name, function()
       local sim = helper.studio { scenario = scenario, speed = 300 }
       local client = sim:client { status_interval = 0.5, backoff = 0.01 }
@@ -42,14 +42,26 @@ describe("job updates", function()
       local by, all = follow(job)
       check_complete(client, sim, job, by, all)
       assert.equal(expect_success ~= false, by.finished[1].success)
+      if happened then happened(sim) end
       client:close()
       sim:stop()
     end)
   end
 
   run_case("deliver a 30-epoch job with progress and metrics in a plain script", nil)
-  run_case("skip what a reconnect replays from the start", { dropSocket = { afterFrames = 40 }, replayFromStart = true })
-  run_case("skip a replay without timestamps", { dropSocket = { afterFrames = 40 }, omitTimestamps = true })
+  -- the socket was cut and reopened, and the simulator sent more job-data frames than
+  -- the job has: the frames before the cut went out twice
+  local function replayed(sim)
+    assert.equal(1, #sim:records("ws-cut"))
+    assert.equal(2, #sim:records("ws-open"))
+    local stats = sim:stats()
+    assert.is_true(stats.dataFrames > stats.jobs[1].frames,
+      ("%d data frames sent for a job of %d"):format(stats.dataFrames, stats.jobs[1].frames))
+  end
+  run_case("skip what a reconnect replays from the start", { dropSocket = { afterFrames = 40 }, replayFromStart = true },
+    nil, true, replayed)
+  run_case("skip a replay without timestamps", { dropSocket = { afterFrames = 40 }, omitTimestamps = true },
+    nil, true, replayed)
   run_case("finish through the REST status when job-finished never comes", { noJobFinished = true })
   run_case("deliver a 1 MB line whole", { hugeLine = { bytes = 1024 * 1024, atEpoch = 2 } }, { trainingCycles = 3 })
   run_case("report a failed job", { failJob = { atEpoch = 2 } }, { trainingCycles = 5 }, false)

@@ -15,7 +15,6 @@
 #define EI_EPROTO "EPROTO"
 #define EI_ECLOSED "ECLOSED"
 #define EI_ECANCELED "ECANCELED"
-#define EI_ENOMEM "ENOMEM"
 
 /* Push nil, a formatted message and a code; return 3 for `return ei_fail(...)`. */
 int ei_fail(lua_State *L, const char *code, const char *fmt, ...);

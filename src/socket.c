@@ -397,6 +397,11 @@ static void maybe_resume(ei_socket *s)
 
 /* ---- Incoming frames --------------------------------------------------- */
 
+/* Out of memory inside a libwebsockets callback, where nothing may raise: the
+ * connection closes, freeing its buffers, and reports ECLOSED; the stream treats it as
+ * any lost connection and reconnects. */
+#define OOM_QUEUEING "out of memory queueing job logs; the connection was closed"
+
 static int fail_now(ei_socket *s, const char *code, const char *msg)
 {
 	set_closed(s, code, "%s", msg);
@@ -428,7 +433,7 @@ static int on_job_data(ei_socket *s, const ei_eio_event *ev)
 	int rc = ei_stream_feed(st, ev->data, ev->data_len, ev->has_ts, ev->ts);
 	queue_changed(s, st, before);
 	if (rc < 0)
-		return fail_now(s, EI_ENOMEM, "out of memory queueing job logs");
+		return fail_now(s, EI_ECLOSED, OOM_QUEUEING);
 	s->stats.duplicate_bytes += st->dup_bytes - dups;
 	s->stats.dropped_duplicates += st->dup_payloads - dup_payloads;
 	check_flow(s, st);
@@ -446,7 +451,7 @@ static int on_job_finished(ei_socket *s, const ei_eio_event *ev)
 	int rc = ei_stream_end(st, ev->success > 0);
 	queue_changed(s, st, before);
 	if (rc < 0)
-		return fail_now(s, EI_ENOMEM, "out of memory queueing job logs");
+		return fail_now(s, EI_ECLOSED, OOM_QUEUEING);
 	check_flow(s, st);
 	return 0;
 }
@@ -564,7 +569,7 @@ static int on_receive(ei_socket *s, struct lws *wsi, const char *in, size_t len)
 	if (first && final)
 		return on_message(s, in, len);
 	if (ei_bytes_append(&s->rx, in, len) < 0)
-		return fail_now(s, EI_ENOMEM, "out of memory reading a message");
+		return fail_now(s, EI_ECLOSED, "out of memory reading a message; the connection was closed");
 	return final ? on_message(s, s->rx.p, s->rx.len) : 0;
 }
 

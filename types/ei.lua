@@ -154,13 +154,25 @@ function Pending:result() end
 ---@return boolean done
 function Pending:step() end
 
+---JSON for scripts (`ei.json`), in lua-cjson's shape; failures return nil, message, "EINVAL".
+---@class ei.JSON
+---@field null ei.Null the same sentinel as the module's null
+local JSON = {}
+---@param v any a string, number, boolean, the null sentinel or a table of these
+---@return string|nil, string?, ei.Code?
+function JSON.encode(v) end
+---@param s string
+---@return any|nil, string?, ei.Code?
+function JSON.decode(s) end
+
 ---@class ei
 ---@field VERSION string
 ---@field null ei.Null
+---@field json ei.JSON
 ---@field wait { block: ei.Waiter, yield: ei.Waiter, cqueues: ei.Waiter, luv: ei.Waiter }
 local ei = {}
 ---@param opts? ei.Options
----@return ei.Client|nil, string?, ei.Code?
+---@return ei.Client
 function ei.new(opts) end
 ---@param opts? { unknown_fields?: ei.UnknownFields }
 ---@return true|nil, string[]|string|nil, ei.Code?

@@ -77,9 +77,7 @@ function Client.new(opts)
     tasks = {}, task_of = setmetatable({}, { __mode = "k" }), tasks_done = 0, queued_tasks = {},
     max_in_flight = MAX_IN_FLIGHT,
   }, Client)
-  local c, err, code = core.client { ca_file = opts.ca_file, user_agent = opts.user_agent or ("ei-train/" .. require("ei.version")), insecure = opts.insecure }
-  if not c then return nil, err, code end
-  self.core = c
+  self.core = core.client { ca_file = opts.ca_file, user_agent = opts.user_agent or ("ei-train/" .. require("ei.version")), insecure = opts.insecure }
   return self
 end
 

@@ -19,6 +19,39 @@ ei.VERSION = require "ei.version"
 --- The JSON null sentinel (e.g. a `customParameters` value to send as null).
 ei.null = core.null
 
+--- JSON for scripts, in lua-cjson's shape: `ei.json.encode`, `ei.json.decode` and
+-- `ei.json.null` (the same sentinel as `ei.null`). Failures return `nil, message, "EINVAL"`
+-- instead of raising; a missing argument raises.
+-- @table ei.json
+ei.json = { null = core.null }
+
+--- Encode a Lua value as JSON text.
+-- Sequences become arrays, other tables objects (keys sorted; they must be strings),
+-- `ei.null` becomes `null`; integers are written exactly, floats in the shortest text
+-- that reads back the same.
+-- @param v a string, number, boolean, `ei.null` or table of these
+-- @treturn string the JSON text
+-- @return nil, message naming what JSON cannot hold (NaN, a function, a sparse table…), "EINVAL"
+-- @usage print(ei.json.encode { job = 12873488112, tags = { "a", "b" } })
+function ei.json.encode(...)
+  if select("#", ...) == 0 then error("bad argument #1 to 'encode' (value expected)", 2) end
+  return core.encode((...))
+end
+
+--- Decode JSON text into Lua values.
+-- Objects and arrays become tables, `null` becomes `ei.null`; whole numbers up to 2^53
+-- come back as integers (job ids stay exact), other numbers as floats.
+-- @tparam string s the JSON text
+-- @return the value
+-- @return nil, message with the byte where the text went wrong, "EINVAL"
+-- @usage local t = assert(ei.json.decode('{"success":true,"id":12873488112}'))
+function ei.json.decode(s)
+  if type(s) ~= "string" then error("bad argument #1 to 'decode' (string expected, got " .. type(s) .. ")", 2) end
+  local v, err = core.decode(s)
+  if v == nil then return nil, err, "EINVAL" end
+  return v
+end
+
 --- Waiters: `ei.wait.block`, `ei.wait.yield`, `ei.wait.cqueues`, `ei.wait.luv`.
 -- The module behind them (`ei.wait`) loads on first use, not with `ei`.
 ei.wait = {}
@@ -47,7 +80,8 @@ setmetatable(ei.wait, {
 --  naming the field, with a did-you-mean), `"warn"` (send it as plain JSON and call
 --  `on_warning` once per field path) or `"send"` (send it silently). Known fields are
 --  checked fully in every mode; `client:call` and the helpers take it per call too.
--- @treturn ei.Client
+-- @treturn ei.Client the client (it talks to nobody until a call; unknown or mistyped
+--  options raise)
 -- @usage local client = ei.new { api_key = "ei_…" }
 function ei.new(opts)
   return Client.new(opts)

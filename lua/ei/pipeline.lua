@@ -36,15 +36,13 @@ end
 -- @treturn ei.Client client
 -- @treturn integer project_id
 -- @treturn integer|nil learn_id, when `EI_LEARN_ID` is set
--- @return nil, message when `EI_PROJECT_ID` is missing or the client cannot be made
+-- @return nil, message when `EI_PROJECT_ID` is missing (bad options raise, as in `ei.new`)
 -- @usage local client, pid, lid = assert(pipeline.from_env())
 function pipeline.from_env(opts)
   local function id(name) return math.tointeger(tonumber(os.getenv(name) or "")) end
   local project_id = id "EI_PROJECT_ID"
   if not project_id then return nil, "set EI_PROJECT_ID (and EI_API_KEY) first" end
-  local client, err = ei.new(opts)
-  if not client then return nil, err end
-  return client, project_id, id "EI_LEARN_ID"
+  return ei.new(opts), project_id, id "EI_LEARN_ID"
 end
 
 --- Find a learn block of the project's impulse.

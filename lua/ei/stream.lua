@@ -14,7 +14,7 @@ local RECONNECT_BASE, RECONNECT_MAX = 0.25, 15
 function Stream.of(client, project_id)
   local stream = client.sockets[project_id]
   if stream then return stream end
-  local sock = core.socket(client.core, { ping_interval = client.ping_interval, hello_timeout = client.hello_timeout })
+  local sock = core.socket(client.core)
   stream = setmetatable({
     -- Jobs are held weakly: a job nobody holds any more is collected and unfollowed.
     client = client, project_id = project_id, sock = sock, jobs = setmetatable({}, { __mode = "v" }), state = "idle",

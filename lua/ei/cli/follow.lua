@@ -3,6 +3,7 @@
 -- curves with `--plot`. Shared by `ei-train train --follow` and `ei-train follow`.
 -- @module ei.cli.follow
 local core = require "ei.core"
+local ei = require "ei"
 local cli = require "ei.cli"
 local progress = require "ei.cli.progress"
 
@@ -26,7 +27,7 @@ end
 -- Event sinks: json, bar (terminal), plain.
 local function json_sink(out)
   return {
-    event = function(ev) out:write(core.encode(ev), "\n"); out:flush() end,
+    event = function(ev) out:write(ei.json.encode(ev), "\n"); out:flush() end,
     done = function() end,
   }
 end

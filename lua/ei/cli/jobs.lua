@@ -1,6 +1,6 @@
 --- The `ei-train` commands that act on jobs: `follow`, `status`, `logs`, `cancel`, `jobs`.
 -- @module ei.cli.jobs
-local core = require "ei.core"
+local ei = require "ei"
 local cli = require "ei.cli"
 local follow = require "ei.cli.follow"
 
@@ -71,7 +71,7 @@ Exit status 1 when the job finished and failed.
       local st, err, code = job:status()
       if not st then return cli.fail(ctx, err, code) end
       if opts.json then
-        ctx.stdout:write(core.encode(st), "\n")
+        ctx.stdout:write(ei.json.encode(st), "\n")
       else
         ctx.stdout:write(("job %d: %s\n"):format(job.id, state_of(st)))
         for _, k in ipairs(STATUS_FIELDS) do
@@ -135,7 +135,7 @@ jobs.jobs = {
       if not res then return cli.fail(ctx, err, code) end
       local list = type(res.jobs) == "table" and res.jobs or {}
       if opts.json then
-        for _, j in ipairs(list) do ctx.stdout:write(core.encode(j), "\n") end
+        for _, j in ipairs(list) do ctx.stdout:write(ei.json.encode(j), "\n") end
       elseif #list == 0 then
         ctx.stdout:write(("no active jobs in project %d\n"):format(project))
       else

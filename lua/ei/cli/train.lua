@@ -2,7 +2,6 @@
 -- follow it. Its parameters (from a file and the set options) are checked against the
 -- API's SetKerasParameterRequest before anything is sent.
 -- @module ei.cli.train
-local core = require "ei.core"
 local ei = require "ei"
 local cli = require "ei.cli"
 local follow = require "ei.cli.follow"
@@ -122,7 +121,7 @@ function train.load_params(path)
   end
   local text, err = read_file(path)
   if not text then return nil, err end
-  local t, derr = core.decode(text)
+  local t, derr = ei.json.decode(text)
   if t == nil then return nil, ("%s: %s"):format(path, tostring(derr or "invalid JSON")) end
   if type(t) ~= "table" then return nil, ("%s: the JSON must be an object"):format(path) end
   return t
@@ -198,7 +197,7 @@ local function start(client, project, opts, params, ctx)
   job, err, code = client:train_keras(project, learn_id, params)
   if not job then return nil, cli.fail(ctx, err, code) end
   if opts.json then
-    ctx.stdout:write(core.encode { type = "started", job = job.id, project = project, learn = learn_id }, "\n")
+    ctx.stdout:write(ei.json.encode { type = "started", job = job.id, project = project, learn = learn_id }, "\n")
   elseif not opts.follow then
     ctx.stdout:write(job.id, "\n")
   end

@@ -3,9 +3,11 @@
 // cut) for a while, after a trigger: a time, a number of /v1 calls or of job-data frames.
 
 class Outage {
-  // server: the http.Server; tcp: its open sockets; port(): the port to listen on again.
-  constructor({ server, tcp, port, log }) {
+  // server: the http.Server; tcp: its open sockets; port(): the port to listen on again;
+  // onChange({down, seconds?}): told when the port closes and when it listens again.
+  constructor({ server, tcp, port, log, onChange }) {
     Object.assign(this, { server, tcp, port, log });
+    this.onChange = onChange || (() => {});
     this.down = false;
     this.armed = null;
     this.timer = null;
@@ -44,6 +46,7 @@ class Outage {
     if (this.down || this.stopped) return;
     this.down = true;
     this.log(`unreachable for ${seconds}s`);
+    this.onChange({ down: true, seconds });
     this.server.close();
     for (const s of this.tcp) s.destroy();
     this.timer = setTimeout(() => this.relisten(), seconds * 1000);
@@ -61,6 +64,7 @@ class Outage {
       this.server.removeListener('error', onError);
       this.down = false;
       this.log('reachable again');
+      this.onChange({ down: false });
     });
   }
 

@@ -53,10 +53,14 @@ class Recorder {
     fs.writeSync(this.fd, line + '\n');
   }
 
-  http({ method, path, query, headers, body, raw, status, operationId }) {
+  // A /v1 call; `stalled` (never answered) and `delayedMs` (answered late) mark the
+  // calls a fault rule held back.
+  http({ method, path, query, headers, body, raw, status, operationId, stalled, delayedMs }) {
     const entry = { kind: 'http', method, path, query: redactKeys(query), headers: redactHeaders(headers), body, status };
     if (operationId) entry.operationId = operationId;
     if (raw !== undefined) entry.raw = raw;
+    if (stalled) entry.stalled = true;
+    if (delayedMs) entry.delayedMs = delayedMs;
     this.write(entry);
   }
 

@@ -51,10 +51,14 @@ class Simulator {
     this.project = new Project({ jobs: this.jobs, scenario: this.scenario });
     this.rest = new Rest({ project: this.project, jobs: this.jobs, auth: this.auth, baseUrl: () => this.url });
     this.tcp = new Set();
-    this.counters = { tcpConnections: 0, requests: 0, dataFrames: 0 };
+    this.counters = { tcpConnections: 0, requests: 0, dataFrames: 0, junkFrames: 0, unknownEvents: 0 };
     this.server = http.createServer((req, res) => this.onRequest(req, res));
     this.server.on('connection', (s) => this.onTcp(s));
-    this.outage = new Outage({ server: this.server, tcp: this.tcp, port: () => this.port, log: (m) => this.log(m) });
+    this.outage = new Outage({
+      server: this.server, tcp: this.tcp, port: () => this.port, log: (m) => this.log(m),
+      onChange: (change) => this.recorder.write({ kind: 'outage', ...change }),
+    });
+    this.jobs.on('finished', (job) => this.recorder.write({ kind: 'job-finished', job: job.id, success: job.finishedSuccessful === true }));
     this.sockets = new Sockets({
       httpServer: this.server,
       auth: this.auth,
@@ -63,6 +67,7 @@ class Simulator {
       recorder: this.recorder,
       log: (m) => this.log(m),
       onDataFrames: (n) => this.onDataFrames(n),
+      onExtra: (kind) => { this.counters[kind]++; },
     });
   }
 
@@ -156,6 +161,7 @@ class Simulator {
       return;
     }
     const slow = this.scenario.takeRule('slow', operationId, url.pathname);
+    if (slow && slow.delayMs > 0) entry.delayedMs = slow.delayMs;
     const respond = () => this.answer(req, url, query, parsed, match, finish);
     if (slow && slow.delayMs > 0) setTimeout(respond, slow.delayMs);
     else respond();
@@ -216,6 +222,8 @@ class Simulator {
       wsConnections: this.sockets.opened,
       socketsOpen: this.sockets.conns.size,
       dataFrames: this.counters.dataFrames,
+      junkFrames: this.counters.junkFrames,
+      unknownEvents: this.counters.unknownEvents,
       unreachable: this.outage.down,
       jobs: [...this.jobs.jobs.values()].map((j) => ({
         id: j.id,

@@ -49,9 +49,10 @@ function tolerateClientPongs(engine) {
 }
 
 class Sockets {
-  constructor({ httpServer, auth, jobs, scenario, recorder, log, onDataFrames }) {
+  constructor({ httpServer, auth, jobs, scenario, recorder, log, onDataFrames, onExtra }) {
     Object.assign(this, { auth, jobs, scenario, recorder, log });
     this.onDataFrames = onDataFrames || (() => {});
+    this.onExtra = onExtra || (() => {});
     this.conns = new Set();
     this.opened = 0;
     this.io = new Server(httpServer, {
@@ -103,6 +104,7 @@ class Sockets {
       scenario: this.scenario,
       rng: createRng(hash32(`${this.scenario.get('seed')}|conn|${id}`)),
       onData: (n) => this.onDataFrames(n),
+      onExtra: (kind) => this.onExtra(kind),
     });
     this.armDrop(conn);
     this.armPings(conn);

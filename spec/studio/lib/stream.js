@@ -35,11 +35,14 @@ function firstAfter(frames, ts, inclusive = false) {
 }
 
 class Stream {
-  constructor({ outlet, scenario, rng, onData }) {
+  // onData(n): n job-data frames went out; onExtra(kind): one 'junkFrames' or
+  // 'unknownEvents' frame went out.
+  constructor({ outlet, scenario, rng, onData, onExtra }) {
     this.outlet = outlet;
     this.scenario = scenario;
     this.rng = rng;
     this.onData = onData || (() => {});
+    this.onExtra = onExtra || (() => {});
     this.subs = new Map(); // job id -> {job, cursor}
     this.dataSent = 0;
     this.waiting = false;
@@ -80,10 +83,10 @@ class Stream {
     const out = [];
     const junk = this.scenario.get('junkFrames');
     const unknown = this.scenario.get('unknownEvents');
-    if (junk && this.dataSent % junk.every === 0) out.push({ raw: JUNK[this.rng.int(0, JUNK.length - 1)](job) });
+    if (junk && this.dataSent % junk.every === 0) out.push({ raw: JUNK[this.rng.int(0, JUNK.length - 1)](job), extra: 'junkFrames' });
     if (unknown && this.dataSent % unknown.every === 0) {
       const [event, data] = UNKNOWN[this.rng.int(0, UNKNOWN.length - 1)](job);
-      out.push({ event, data });
+      out.push({ event, data, extra: 'unknownEvents' });
     }
     return out;
   }
@@ -104,7 +107,11 @@ class Stream {
         items.push(this.item(sub.job, frames[sub.cursor++]));
         this.dataSent++;
         data++;
-        for (const extra of this.extras(sub.job)) if (items.length < limit) items.push(extra);
+        for (const extra of this.extras(sub.job)) {
+          if (items.length >= limit) break;
+          items.push(extra);
+          this.onExtra(extra.extra);
+        }
       }
       if (items.length >= limit) break;
       if (sub.job.done && sub.cursor >= frames.length) {

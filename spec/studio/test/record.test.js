@@ -3,7 +3,7 @@
 const test = require('node:test');
 const assert = require('node:assert');
 const fs = require('fs');
-const { startSim, request, EioClient, train, readRecord, tmpFile, until } = require('./helpers');
+const { startSim, request, EioClient, train, jobStatus, readRecord, tmpFile, until } = require('./helpers');
 
 test('--record: one redacted JSON line per request and socket event, readable live', async (t) => {
   const file = tmpFile('record.jsonl');
@@ -64,4 +64,42 @@ test('--record: one redacted JSON line per request and socket event, readable li
   assert.strictEqual(start.raw, `42["start-log-stream",{"jobId":${id},"lastReceivedTimestamp":0}]`);
   assert.deepStrictEqual(start.data, { jobId: id, lastReceivedTimestamp: 0 });
   assert.ok(lines.find((l) => l.kind === 'ws-close').conn === open.conn);
+});
+
+test('--record marks the faults it made: outages, late and stalled calls, finished jobs; stats count junk', async (t) => {
+  const file = tmpFile('faults.jsonl');
+  const sim = await startSim({
+    record: file,
+    scenario: {
+      slow: [{ match: 'getJobStatus', delayMs: 50 }], stall: [{ match: 'getImpulse', count: 1 }],
+      junkFrames: { every: 2 }, unknownEvents: { every: 3 },
+    },
+  });
+  t.after(() => sim.stop());
+  const id = await train(sim, { trainingCycles: 2 });
+  await jobStatus(sim, id);
+  request(sim.url, 'GET', `/v1/api/${sim.project_id}/impulse`, undefined, { 'x-api-key': sim.api_key }).catch(() => {});
+  const token = await sim.socketToken();
+  const c = new EioClient(sim.url, { token });
+  await c.hello();
+  c.follow(id, 0);
+  await c.finished(id);
+  await c.close();
+  await sim.control('unreachable', { seconds: 0.2 });
+  const lines = await until(() => {
+    const l = readRecord(file);
+    return l.filter((e) => e.kind === 'outage').length === 2 && l.some((e) => e.operationId === 'getImpulse') && l;
+  }, 10000, 'outage recorded');
+
+  const outage = lines.filter((l) => l.kind === 'outage');
+  assert.deepStrictEqual(outage.map((l) => l.down), [true, false]);
+  assert.strictEqual(outage[0].seconds, 0.2);
+  assert.deepStrictEqual(lines.filter((l) => l.kind === 'job-finished').map((l) => [l.job, l.success]), [[id, true]]);
+  const status = lines.find((l) => l.operationId === 'getJobStatus');
+  assert.strictEqual(status.delayedMs, 50);
+  const stalled = lines.find((l) => l.operationId === 'getImpulse');
+  assert.strictEqual(stalled.stalled, true);
+  assert.strictEqual(stalled.status, null);
+  const stats = (await sim.control('stats')).body;
+  assert.ok(stats.junkFrames > 0 && stats.unknownEvents > 0, JSON.stringify(stats));
 });
