@@ -3,6 +3,7 @@
 -- are followed live as training is.
 -- @module ei.cli.deploy
 local core = require "ei.core"
+local json = require("ei").json
 local cli = require "ei.cli"
 local follow = require "ei.cli.follow"
 local pipeline = require "ei.pipeline"
@@ -60,12 +61,12 @@ local function finish(ctx, sink, opts, result, err, code, show)
   if not result then return cli.fail(ctx, err, code) end
   if not result.success then
     sink.done(("finished: failure (%s)"):format(tostring(result.reason or "the job failed")))
-    if opts.json then ctx.stdout:write(core.encode(result), "\n") end
+    if opts.json then ctx.stdout:write(json.encode(result), "\n") end
     return cli.EXIT.failed
   end
   sink.done("finished: success")
   if opts.json then
-    ctx.stdout:write(core.encode(result), "\n")
+    ctx.stdout:write(json.encode(result), "\n")
   else
     show(result)
   end

@@ -3,6 +3,7 @@
 -- by validation accuracy.
 -- @module ei.cli.sweep_view
 local core = require "ei.core"
+local JSON = require("ei").json
 local cli = require "ei.cli"
 local progress = require "ei.cli.progress"
 
@@ -257,7 +258,7 @@ end
 
 -- --json: every event tagged with its run, job and grid values; then a summary.
 local function json(out, runs)
-  local function emit(t) out:write(core.encode(t), "\n"); out:flush() end
+  local function emit(t) out:write(JSON.encode(t), "\n"); out:flush() end
   local function tagged(run, ev)
     local t = {}
     for k, v in pairs(ev) do t[k] = v end
