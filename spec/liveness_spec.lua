@@ -8,6 +8,10 @@ local lines_of = helper.lines_of
 -- The longest call allowed: a call that waited for one late answer takes 1.5 s. Under
 -- tools/sanitize's ASan host (another interpreter) every call costs a few times more.
 local LONGEST_CALL = helper.lua == "lua5.4" and 0.05 or 0.25
+-- With 1,000 jobs a call also does the collector's steps over all of them (a few ms of
+-- CPU each, the host's Lua state's own) and starts queued requests; still far below
+-- the 1.5 s of one late answer.
+local LONGEST_CALL_1000 = helper.lua == "lua5.4" and 0.25 or 0.5
 
 local function stored_lines(client, sim, job_id)
   return lines_of(assert(client:call("downloadJobsLogs", { projectId = sim.project_id, jobId = job_id })))
@@ -111,7 +115,7 @@ describe("a host loop", function()
     for _, job in ipairs(jobs) do assert.equal(23, #logs[job.id]) end -- 20 lines, a head of 2 and the end
     io.stderr:write(("host loop, 1,000 jobs, slow tokens and drops: longest call %.2f ms (%s), %.2f ms CPU\n")
       :format(worst * 1000, name, cpu * 1000))
-    assert.is_true(worst < LONGEST_CALL, ("%s took %.1f ms"):format(name, worst * 1000))
+    assert.is_true(worst < LONGEST_CALL_1000, ("%s took %.1f ms"):format(name, worst * 1000))
     client:close()
     sim:stop()
   end)

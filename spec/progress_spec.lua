@@ -127,11 +127,14 @@ describe("core.terminal_size", function()
     assert.is_nil(core.terminal_size(-1))
     assert.is_nil(core.terminal_size(99999))
     if not has("script") then pending("util-linux script is not installed") return end
-    local probe = ("stty cols 77 rows 11; LUA_CPATH=%s %s -e 'print(require(\"ei.core\").terminal_size(1))'"):format(
-      q(helper.lua_cpath), q(helper.lua))
+    -- a script file, not -e: tools/sanitize's ASan host takes only a file
+    local file = os.tmpname()
+    helper.write_file(file, 'print(require("ei.core").terminal_size(1))\n')
+    local probe = ("stty cols 77 rows 11; LUA_CPATH=%s %s %s"):format(q(helper.lua_cpath), q(helper.lua), q(file))
     local p = assert(io.popen(("script -qfec %s /dev/null"):format(q(probe))))
     local out = p:read("a")
     p:close()
+    os.remove(file)
     assert.matches("77\t11", out, 1, true)
   end)
 end)

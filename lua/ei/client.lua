@@ -164,13 +164,17 @@ function Client:spawn(fn, on_done, queued)
   return task
 end
 
+-- Queued tasks one step starts at most: each builds a request (about 0.25 ms of
+-- CPU), and a step stays short however many are due.
+local STARTS_PER_STEP = 4
+
 -- Start queued tasks while request slots are free, oldest first.
 local function start_queued(self)
   local queue = self.queued_tasks
   local n = #queue
   if n == 0 or self.in_flight >= self.max_in_flight then return end
-  local i = 1
-  while i <= n and self.in_flight < self.max_in_flight do
+  local i, last = 1, math.min(n, STARTS_PER_STEP)
+  while i <= last and self.in_flight < self.max_in_flight do
     start_task(self, queue[i])
     i = i + 1
   end
@@ -197,7 +201,6 @@ local function run_tasks(self)
     tasks[i] = nil
     if not task.dead then j = j + 1; tasks[j] = task end
   end
-  start_queued(self)
 end
 
 -- A client call run as a task, for hosts that own their loop (`client:pending`).
