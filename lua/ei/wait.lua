@@ -20,6 +20,9 @@ local RUN = {}
 -- The right waiter for plain scripts; the default outside any scheduler.
 -- @tparam table pollable an object with pollfd, events and timeout methods
 function wait.block(pollable)
+  -- ei's own pollables wait in the client's epoll_wait and step there: one
+  -- system call per wake-up instead of poll(2), then epoll_wait.
+  if pollable.wait_step then return pollable:wait_step() end
   core.poll(pollable:pollfd(), pollable:events(), pollable:timeout())
 end
 
