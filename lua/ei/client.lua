@@ -317,11 +317,15 @@ function Client:timeout()
   return t
 end
 
+local wait -- ei.wait, loaded on the first wait
+
 --- Wait until `ready()` holds or `deadline` (monotonic seconds) passes.
 -- Inside a task it yields to step(); elsewhere it waits through the waiter.
+-- With `unready`, the caller has just found ready() false and before the
+-- deadline: the first check is skipped.
 -- @treturn boolean whether ready() holds
 -- @local
-function Client:wait_until(ready, deadline)
+function Client:wait_until(ready, deadline, unready)
   local task = self.task_of[coroutine.running()]
   if task then
     while true do
@@ -332,14 +336,19 @@ function Client:wait_until(ready, deadline)
       coroutine.yield(TASK)
     end
   end
-  local waiter = self.waiter or require("ei.wait").auto()
+  wait = wait or require "ei.wait"
+  local waiter = self.waiter or wait.auto()
   local pollable = setmetatable({ client = self, ready = ready, deadline = deadline }, Pollable)
   -- No step before the first wait: ready work makes the wait return at once
   -- (the descriptor is readable, or a timeout is 0), so it costs no more.
   while true do
     if not self.core then return false, "ECLOSED" end -- closed by another coroutine
-    if ready() then return true end
-    if deadline and core.monotime() >= deadline then return false end
+    if unready then
+      unready = false
+    else
+      if ready() then return true end
+      if deadline and core.monotime() >= deadline then return false end
+    end
     pollable.stepped = false
     waiter(pollable)
     if not pollable.stepped then

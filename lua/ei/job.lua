@@ -15,11 +15,13 @@ local STATUS_INTERVAL, GIVE_UP_AFTER = 5, 300
 -- has taken them all (batches are only read, so one empty table serves all).
 local BATCH, NO_EVENTS = 64, {}
 
+local has_work -- whether a call would find something to do now (below)
+
 --- Wrap a job of a project. A job started elsewhere has its status asked at
 -- once, so that a job id that does not exist is told at the first answer.
 -- @local
 function Job.new(client, project_id, job_id, started_here)
-  return setmetatable({
+  local job = setmetatable({
     check_first = not started_here,
     client = client, project_id = project_id, id = job_id,
     pending = {}, head = 1, tail = 0, -- events made in Lua (connection, finished)
@@ -29,6 +31,14 @@ function Job.new(client, project_id, job_id, started_here)
     -- the job is open and no event made in Lua waits (see receive).
     batch = NO_EVENTS, taken = 0, ready = nil,
   }, Job)
+  -- What receive waits for, made once rather than on every wait.
+  job.wake_check = function()
+    if job.closed then return true end
+    local sock = job.stream and job.stream.sock
+    if sock and sock:queued(job_id) > 0 then return true end -- most wake-ups: events came
+    return client.tasks_done ~= job.tasks_seen or has_work(job, core.monotime())
+  end
+  return job
 end
 
 local function check_open(self, fname)
@@ -284,7 +294,7 @@ local function advance(self, now)
 end
 
 -- Whether a call would find something to do now.
-local function has_work(self, now)
+function has_work(self, now)
   if self.pending[self.head] ~= nil or self.batch[self.taken + 1] ~= nil then return true end
   if self.finished or self.fatal or self.stored_log or self.backfill then return true end
   local sock = sock_of(self)
@@ -344,10 +354,8 @@ function Job:receive(timeout)
       return nil, ("no event from job %d within %gs"):format(self.id, timeout), "ETIMEDOUT"
     else
       -- A task that ends (a status, a token) changes what is due: look again then.
-      local client, done = self.client, self.client.tasks_done
-      client:wait_until(function()
-        return self.closed or client.tasks_done ~= done or has_work(self, core.monotime())
-      end, math.min(next_wake(self, now), deadline or math.huge))
+      self.tasks_seen = self.client.tasks_done
+      self.client:wait_until(self.wake_check, math.min(next_wake(self, now), deadline or math.huge), true)
     end
   end
 end
