@@ -235,6 +235,16 @@ function Client:tasks_timeout()
   return soonest and soonest - now
 end
 
+-- Seconds until the client's parts or tasks want a step without I/O, or nil.
+local function client_timeout(self)
+  local t = self.core:timeout()
+  if self.tasks[1] then
+    local tt = self:tasks_timeout()
+    if tt and (not t or tt < t) then t = math.max(0, tt) end
+  end
+  return t
+end
+
 -- The client's ready work; with `timeout` (seconds, -1: no bound), first wait
 -- that long at most for its descriptor, in the same system call.
 local function step(self, timeout)
@@ -264,7 +274,7 @@ end
 -- when ready() was just found false, so only the deadlines bound the wait.
 function Pollable:wait_step()
   local client = self.client
-  local t = client:timeout()
+  local t = client_timeout(client)
   if self.deadline then
     local left = math.max(0, self.deadline - core.monotime())
     if not t or left < t then t = left end
@@ -309,12 +319,7 @@ end
 -- @treturn number|nil
 function Client:timeout()
   check_open(self)
-  local t = self.core:timeout()
-  if self.tasks[1] then
-    local tt = self:tasks_timeout()
-    if tt and (not t or tt < t) then t = math.max(0, tt) end
-  end
-  return t
+  return client_timeout(self)
 end
 
 local wait -- ei.wait, loaded on the first wait

@@ -16,8 +16,10 @@ local wait = {}
 local run_threads = setmetatable({}, { __mode = "k" })
 local RUN = {}
 
---- Block the whole program in poll(2) until the pollable is ready.
+--- Block the whole program until the pollable is ready.
 -- The right waiter for plain scripts; the default outside any scheduler.
+-- ei's own waits block in the client's epoll_wait and do the ready work
+-- there (their pollable's `wait_step`); any other pollable in poll(2).
 -- @tparam table pollable an object with pollfd, events and timeout methods
 function wait.block(pollable)
   -- ei's own pollables wait in the client's epoll_wait and step there: one
