@@ -214,10 +214,12 @@ static int client_timeout(lua_State *L)
 	return 1;
 }
 
+/* step([timeout]): the ready work; with a timeout (seconds), first wait that
+ * long at most for a descriptor, in the same epoll_wait. */
 static int client_step(lua_State *L)
 {
 	ei_client *c = ei_client_check(L, 1);
-	if (ei_poll_step(&c->poll) < 0)
+	if (ei_poll_step(&c->poll, ei_timeout_ms(luaL_optnumber(L, 2, 0))) < 0)
 		return ei_fail(L, EI_EPROTO, "cannot poll the client's descriptors");
 	lua_pushboolean(L, 1);
 	return 1;

@@ -19,6 +19,11 @@ int64_t ei_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int ei_timeout_ms(double seconds)
+{
+	return seconds < 0 ? -1 : seconds > 2e6 ? 2000000000 : (int)(seconds * 1000 + 0.999);
+}
+
 int ei_poll_init(ei_poll *p)
 {
 	memset(p, 0, sizeof *p);
@@ -107,10 +112,10 @@ static unsigned ei_bits(uint32_t events)
 	       ((events & EPOLLOUT) ? EI_POLL_OUT : 0) | ((events & EPOLLERR) ? EI_POLL_ERR : 0);
 }
 
-int ei_poll_step(ei_poll *p)
+int ei_poll_step(ei_poll *p, int timeout_ms)
 {
 	struct epoll_event evs[EI_POLL_BATCH];
-	int n = epoll_wait(p->epfd, evs, EI_POLL_BATCH, 0);
+	int n = epoll_wait(p->epfd, evs, EI_POLL_BATCH, timeout_ms);
 	if (n < 0 && errno != EINTR)
 		return -1;
 	for (int i = 0; i < n; i++) {
@@ -147,7 +152,7 @@ static int poll_wait(lua_State *L)
 	double timeout = luaL_optnumber(L, 3, -1);
 	struct pollfd pfd = { .fd = fd };
 	pfd.events = (strchr(events, 'r') ? POLLIN : 0) | (strchr(events, 'w') ? POLLOUT : 0);
-	int ms = timeout < 0 ? -1 : timeout > 2e6 ? 2000000000 : (int)(timeout * 1000 + 0.999);
+	int ms = ei_timeout_ms(timeout);
 	int n = poll(fd >= 0 ? &pfd : NULL, fd >= 0 ? 1 : 0, ms);
 	if (n < 0 && errno != EINTR)
 		return ei_fail(L, EI_EPROTO, "poll: %s", strerror(errno));
@@ -175,7 +180,7 @@ static int poll_many(lua_State *L)
 		pfds[i].events = (strchr(events, 'r') ? POLLIN : 0) | (strchr(events, 'w') ? POLLOUT : 0);
 		lua_pop(L, 2);
 	}
-	int ms = timeout < 0 ? -1 : timeout > 2e6 ? 2000000000 : (int)(timeout * 1000 + 0.999);
+	int ms = ei_timeout_ms(timeout);
 	int n = poll(pfds, (nfds_t)pairs, ms);
 	if (n < 0 && errno != EINTR)
 		return ei_fail(L, EI_EPROTO, "poll: %s", strerror(errno));

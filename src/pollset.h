@@ -34,6 +34,9 @@ typedef struct ei_poll {
 
 int64_t ei_now_ms(void);
 
+/* Seconds (negative: no bound) as poll(2) milliseconds, rounded up. */
+int ei_timeout_ms(double seconds);
+
 /* 0 on success, -1 with errno set. */
 int ei_poll_init(ei_poll *p);
 void ei_poll_free(ei_poll *p);
@@ -44,8 +47,10 @@ void ei_poll_detach(ei_poll *p, ei_watch *w);
 /* Watch fd for `events` on behalf of w; events == 0 stops watching it. */
 int ei_poll_fd(ei_poll *p, int fd, unsigned events, ei_watch *w);
 
-/* Dispatch whatever is ready without waiting, then tick every watch. */
-int ei_poll_step(ei_poll *p);
+/* Wait at most timeout_ms (0: not at all, -1: no bound) for a descriptor,
+ * dispatch whatever is ready, then tick every watch. One epoll_wait: a host
+ * that waits here needs no poll(2) of its own on the epoll descriptor. */
+int ei_poll_step(ei_poll *p, int timeout_ms);
 
 /* The earliest deadline of all watches, or -1. */
 int64_t ei_poll_deadline(ei_poll *p);

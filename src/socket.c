@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <math.h>
 #include <netdb.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -53,7 +54,8 @@
 /* How often lws gets serviced while a connection is being set up, for its own
  * timers and the POLLOUT interest we cannot see (see sync_fds). */
 #define CONNECTING_POLL_MS 100
-/* lws reads one buffer per service; a few rounds per wakeup save steps. */
+/* lws reads one buffer per service; a few rounds per wakeup save steps while
+ * a backlog is read (a full buffer each time). */
 #define SERVICE_ROUNDS 8
 #define RX_CHUNK (64u << 10)
 
@@ -120,6 +122,7 @@ typedef struct ei_socket {
 
 	int64_t connect_due, next_ping, last_rx, lws_due;
 	int rx_stopped;
+	int rx_seen; /* read since the last tick, which notes the time */
 	uint64_t rx_bytes; /* read from the websocket, complete messages or not */
 	int in_message, message_binary;
 	ei_bytes rx, scratch;
@@ -737,6 +740,30 @@ static void service(ei_socket *s, int64_t now)
 	sync_fds(s);
 }
 
+/* The open websocket's descriptor is ready: lws reads it (one recv) without
+ * a poll(2) of its own, as epoll already said what is ready. Input left in
+ * the socket makes the next epoll_wait return at once (level-triggered);
+ * input lws holds back (flow control) is seen by lws_wants_service. The
+ * tick that follows every step notes the time of the read. */
+static void service_ready(ei_socket *s, int fd, unsigned revents)
+{
+	struct lws_pollfd pfd = { .fd = fd };
+	pfd.events = (short)(((s->fd_events & EI_POLL_IN) ? POLLIN : 0) | ((s->fd_events & EI_POLL_OUT) ? POLLOUT : 0));
+	pfd.revents = (short)(((revents & EI_POLL_IN) ? POLLIN : 0) | ((revents & EI_POLL_OUT) ? POLLOUT : 0) |
+			      ((revents & EI_POLL_ERR) ? POLLERR : 0));
+	uint64_t start = s->rx_bytes;
+	for (int i = 0; i < SERVICE_ROUNDS; i++) {
+		uint64_t before = s->rx_bytes;
+		lws_service_fd(s->ctx, &pfd);
+		/* A read that did not come near filling the buffer emptied the socket. */
+		if (!s->wsi || s->rx_stopped || s->rx_bytes - before < RX_CHUNK / 2)
+			break;
+		pfd.revents = POLLIN;
+	}
+	s->rx_seen |= s->rx_bytes != start;
+	sync_fds(s);
+}
+
 static void release_resolve(ei_resolve *r)
 {
 	if (atomic_fetch_sub(&r->refs, 1) == 1) {
@@ -1008,7 +1035,9 @@ static void watch_ready(ei_watch *w, int fd, unsigned revents)
 		sync_fds(s);
 		return;
 	}
-	if (s->ctx)
+	if (s->ctx && s->wsi && s->phase == PH_WEBSOCKET && fd == s->fd)
+		service_ready(s, fd, revents);
+	else if (s->ctx)
 		service(s, ei_now_ms());
 }
 
@@ -1066,6 +1095,10 @@ static void check_timers(ei_socket *s, int64_t now)
 static void watch_tick(ei_watch *w, int64_t now)
 {
 	ei_socket *s = of_watch(w);
+	if (s->rx_seen) {
+		s->rx_seen = 0;
+		s->last_rx = now;
+	}
 	check_timers(s, now);
 	if (s->ctx && s->wsi && (out_pending(s) || (s->lws_due >= 0 && now >= s->lws_due) || lws_wants_service(s)))
 		service(s, now);

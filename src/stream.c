@@ -135,6 +135,8 @@ static int push(ei_stream *s, ei_sev e)
 	if (grow((void **)&s->ev, &s->ev_cap, s->ev_len + 1, sizeof *s->ev) < 0)
 		return -1;
 	s->ev[s->ev_len++] = e;
+	if (s->ev_len > s->ev_peak)
+		s->ev_peak = s->ev_len;
 	return 0;
 }
 
@@ -173,6 +175,8 @@ static int append_lines(ei_stream *s, const char *p, size_t n)
 	if (n)
 		memcpy(s->text + from, p, n);
 	s->text_len += n;
+	if (s->text_len > s->text_peak)
+		s->text_peak = s->text_len;
 	const char *nl;
 	while ((nl = memchr(s->text + from, '\n', s->text_len - from))) {
 		size_t end = (size_t)(nl - s->text);
@@ -321,16 +325,21 @@ int ei_stream_end(ei_stream *s, int success)
 }
 
 
-/* An empty queue gives back half of its room each time, down to this much:
- * a burst grew it, and the next burst grows it again with one realloc. */
+/* An empty queue gives back half of its room, down to this much, when it
+ * used less than an eighth of it since it was last empty: a stream that
+ * keeps filling it (a burst, read a buffer per wake-up) keeps its room and
+ * costs no realloc per wake-up; one that went quiet shrinks step by step. */
 #define KEEP_EVENTS 32
 #define KEEP_TEXT 1024
+#define SPARE_FACTOR 8
 
 void ei_stream_trim(ei_stream *s)
 {
 	if (s->ev_head != s->ev_len)
 		return;
-	if (s->ev_cap > KEEP_EVENTS) {
+	size_t ev_peak = s->ev_peak, text_peak = s->text_peak;
+	s->ev_peak = s->text_peak = 0;
+	if (s->ev_cap > KEEP_EVENTS && ev_peak <= s->ev_cap / SPARE_FACTOR) {
 		ei_sev *ev = realloc(s->ev, s->ev_cap / 2 * sizeof *ev);
 		if (ev) {
 			s->ev = ev;
@@ -338,7 +347,7 @@ void ei_stream_trim(ei_stream *s)
 		}
 	}
 	size_t partial = s->text_len - s->line;
-	if (s->text_cap > KEEP_TEXT && partial <= s->text_cap / 4) {
+	if (s->text_cap > KEEP_TEXT && partial <= s->text_cap / 4 && text_peak <= s->text_cap / SPARE_FACTOR) {
 		memmove(s->text, s->text + s->line, partial);
 		s->text_len = partial;
 		s->line = 0;

@@ -35,6 +35,7 @@ typedef struct ei_stream {
 	size_t ev_head, ev_len, ev_cap;
 	char *text;
 	size_t text_len, text_cap, line;
+	size_t ev_peak, text_peak; /* the most of each held since the queue was last empty */
 	size_t max_line; /* a partial line this long is delivered as a line */
 
 	int64_t epoch; /* last `Epoch N/M` */

@@ -272,6 +272,25 @@ function Client:tasks_timeout()
   return soonest and soonest - now
 end
 
+-- Seconds until the client's parts or tasks want a step without I/O, or nil.
+local function client_timeout(self)
+  local t = self.core:timeout()
+  if self.tasks[1] or self.queued_tasks[1] then
+    local tt = self:tasks_timeout()
+    if tt and (not t or tt < t) then t = math.max(0, tt) end
+  end
+  return t
+end
+
+-- The client's ready work; with `timeout` (seconds, -1: no bound), first wait
+-- that long at most for its descriptor, in the same system call.
+local function step(self, timeout)
+  local ok, err, code = self.core:step(timeout)
+  if self.tasks[1] or self.queued_tasks[1] then run_tasks(self) end
+  if self.condition then self.condition:signal() end
+  return ok, err, code
+end
+
 -- The pollable a waiter gets: the client's descriptor, and a timeout that
 -- drops to 0 once `ready()` holds or the deadline passes.
 local Pollable = {}
@@ -286,6 +305,19 @@ function Pollable:timeout()
     if not t or left < t then t = left end
   end
   return t
+end
+-- The block waiter's way: wait in the client's own epoll_wait and do the
+-- work it finds, rather than poll(2) the descriptor and then step. Called
+-- when ready() was just found false, so only the deadlines bound the wait.
+function Pollable:wait_step()
+  local client = self.client
+  local t = client_timeout(client)
+  if self.deadline then
+    local left = math.max(0, self.deadline - core.monotime())
+    if not t or left < t then t = left end
+  end
+  self.stepped = true
+  return step(client, t or -1)
 end
 function Pollable:condition()
   return self.client:cqueues_condition()
@@ -304,10 +336,7 @@ end
 -- @treturn boolean true
 function Client:step()
   check_open(self)
-  local ok, err, code = self.core:step()
-  if self.tasks[1] or self.queued_tasks[1] then run_tasks(self) end
-  if self.condition then self.condition:signal() end
-  return ok, err, code
+  return step(self)
 end
 
 --- The client's descriptor: readable when `step` has work.
@@ -327,19 +356,18 @@ end
 -- @treturn number|nil
 function Client:timeout()
   check_open(self)
-  local t = self.core:timeout()
-  if self.tasks[1] or self.queued_tasks[1] then
-    local tt = self:tasks_timeout()
-    if tt and (not t or tt < t) then t = math.max(0, tt) end
-  end
-  return t
+  return client_timeout(self)
 end
+
+local wait -- ei.wait, loaded on the first wait
 
 --- Wait until `ready()` holds or `deadline` (monotonic seconds) passes.
 -- Inside a task it yields to step(); elsewhere it waits through the waiter.
+-- With `unready`, the caller has just found ready() false and before the
+-- deadline: the first check is skipped.
 -- @treturn boolean whether ready() holds
 -- @local
-function Client:wait_until(ready, deadline)
+function Client:wait_until(ready, deadline, unready)
   local task = self.task_of[coroutine.running()]
   if task then
     while true do
@@ -350,14 +378,25 @@ function Client:wait_until(ready, deadline)
       coroutine.yield(TASK)
     end
   end
-  local waiter = self.waiter or require("ei.wait").auto()
+  wait = wait or require "ei.wait"
+  local waiter = self.waiter or wait.auto()
   local pollable = setmetatable({ client = self, ready = ready, deadline = deadline }, Pollable)
+  -- No step before the first wait: ready work makes the wait return at once
+  -- (the descriptor is readable, or a timeout is 0), so it costs no more.
   while true do
     if not self.core then return false, "ECLOSED" end -- closed by another coroutine
-    self:step()
-    if ready() then return true end
-    if deadline and core.monotime() >= deadline then return false end
+    if unready then
+      unready = false
+    else
+      if ready() then return true end
+      if deadline and core.monotime() >= deadline then return false end
+    end
+    pollable.stepped = false
     waiter(pollable)
+    if not pollable.stepped then
+      if not self.core then return false, "ECLOSED" end
+      step(self)
+    end
   end
 end
 

@@ -15,11 +15,13 @@ local STATUS_INTERVAL, GIVE_UP_AFTER = 5, 300
 -- has taken them all (batches are only read, so one empty table serves all).
 local BATCH, NO_EVENTS = 64, {}
 
+local has_work -- whether a call would find something to do now (below)
+
 --- Wrap a job of a project. A job started elsewhere has its status asked at
 -- once, so that a job id that does not exist is told at the first answer.
 -- @local
 function Job.new(client, project_id, job_id, started_here)
-  return setmetatable({
+  local job = setmetatable({
     check_first = not started_here,
     client = client, project_id = project_id, id = job_id,
     pending = {}, head = 1, tail = 0, -- events made in Lua (connection, finished)
@@ -29,6 +31,14 @@ function Job.new(client, project_id, job_id, started_here)
     -- the job is open and no event made in Lua waits (see receive).
     batch = NO_EVENTS, taken = 0, ready = nil,
   }, Job)
+  -- What receive waits for, made once rather than on every wait.
+  job.wake_check = function()
+    if job.closed then return true end
+    local sock = job.stream and job.stream.sock
+    if sock and sock:queued(job_id) > 0 then return true end -- most wake-ups: events came
+    return client.tasks_done ~= job.tasks_seen or has_work(job, core.monotime())
+  end
+  return job
 end
 
 local function check_open(self, fname)
@@ -263,11 +273,15 @@ local function check_status(self, now)
 end
 
 -- Start whatever work is due, without waiting for any of it.
+-- (advance, has_work and next_wake run on every wake-up: busy() and
+-- sock_of() are written out in them.)
 local function advance(self, now)
-  self.stream:pump()
-  local sock = sock_of(self)
+  local stream = self.stream
+  stream:pump()
+  local sock = stream.sock
   if not sock or self.finished or self.fatal then return end
-  local fetching = busy(self.log_task) or self.stored_log or self.backfill
+  local log_task = self.log_task
+  local fetching = (log_task and not log_task.dead) or self.stored_log or self.backfill
   if self.final_status then
     if not fetching and now >= self.refetch_at then
       if needs_log(self, sock) then fetch_log(self, true) else sock:flush(self.id); finish(self) end
@@ -275,7 +289,8 @@ local function advance(self, now)
     return
   end
   if not fetching and now >= self.refetch_at and sock:lag(self.id) then fetch_log(self, false) end
-  if busy(self.status_task) or now < self.next_status then return end
+  local status_task = self.status_task
+  if now < self.next_status or (status_task and not status_task.dead) then return end
   if self.heard and not self.ended_hint and self.stream:is_open() then
     -- The job spoke since the last check: ask its status only after a silence.
     self.heard = false
@@ -286,24 +301,33 @@ local function advance(self, now)
 end
 
 -- Whether a call would find something to do now.
-local function has_work(self, now)
+function has_work(self, now)
   if self.pending[self.head] ~= nil or self.batch[self.taken + 1] ~= nil then return true end
   if self.finished or self.fatal or self.stored_log or self.backfill then return true end
-  local sock = sock_of(self)
+  local stream = self.stream
+  local sock = stream and stream.sock
   if not sock then return false end
-  if sock:queued(self.id) > 0 or self.stream:due(now) then return true end
-  if busy(self.log_task) then return false end
-  if self.final_status or sock:lag(self.id) then return now >= self.refetch_at end
-  return not busy(self.status_task) and now >= self.next_status
+  local id = self.id
+  if sock:queued(id) > 0 or stream:due(now) then return true end
+  local log_task = self.log_task
+  if log_task and not log_task.dead then return false end
+  if self.final_status or sock:lag(id) then return now >= self.refetch_at end
+  local status_task = self.status_task
+  return now >= self.next_status and not (status_task and not status_task.dead)
 end
 
 -- When the job wants attention next without I/O (monotonic seconds).
 local function next_wake(self, now)
-  local wake = self.stream:deadline() or math.huge
-  if not busy(self.status_task) and not self.final_status then wake = math.min(wake, self.next_status) end
-  local sock = sock_of(self)
-  if self.refetch_at > now and not busy(self.log_task) and (self.final_status or (sock and sock:lag(self.id))) then
-    wake = math.min(wake, self.refetch_at)
+  local stream = self.stream
+  local wake = stream:deadline() or math.huge
+  local status_task, final_status = self.status_task, self.final_status
+  if not final_status and not (status_task and not status_task.dead) and self.next_status < wake then
+    wake = self.next_status
+  end
+  local refetch_at = self.refetch_at
+  if refetch_at > now and refetch_at < wake and not busy(self.log_task) then
+    local sock = stream.sock
+    if final_status or (sock and sock:lag(self.id)) then wake = refetch_at end
   end
   return wake
 end
@@ -350,10 +374,8 @@ function Job:receive(timeout)
       return nil, ("no event from job %d within %gs"):format(self.id, timeout), "ETIMEDOUT"
     else
       -- A task that ends (a status, a token) changes what is due: look again then.
-      local client, done = self.client, self.client.tasks_done
-      client:wait_until(function()
-        return self.closed or client.tasks_done ~= done or has_work(self, core.monotime())
-      end, math.min(next_wake(self, now), deadline or math.huge))
+      self.tasks_seen = self.client.tasks_done
+      self.client:wait_until(self.wake_check, math.min(next_wake(self, now), deadline or math.huge), true)
     end
   end
 end

@@ -112,7 +112,9 @@ end
 --- Move the connection along: connect, notice losses, reconnect with backoff.
 -- @local
 function Stream:pump()
-  if not self.sock then return end
+  local sock = self.sock
+  if not sock then return end
+  if self.state == "open" and sock:state() == "open" then return end -- the common case, without the clock
   local now = core.monotime()
   if not self:due(now) then return end
   if self.state == "idle" or self.state == "waiting" then

@@ -16,10 +16,15 @@ local wait = {}
 local run_threads = setmetatable({}, { __mode = "k" })
 local RUN = {}
 
---- Block the whole program in poll(2) until the pollable is ready.
+--- Block the whole program until the pollable is ready.
 -- The right waiter for plain scripts; the default outside any scheduler.
+-- ei's own waits block in the client's epoll_wait and do the ready work
+-- there (their pollable's `wait_step`); any other pollable in poll(2).
 -- @tparam table pollable an object with pollfd, events and timeout methods
 function wait.block(pollable)
+  -- ei's own pollables wait in the client's epoll_wait and step there: one
+  -- system call per wake-up instead of poll(2), then epoll_wait.
+  if pollable.wait_step then return pollable:wait_step() end
   core.poll(pollable:pollfd(), pollable:events(), pollable:timeout())
 end
 
