@@ -24,6 +24,7 @@
 
 #include "engineio.h"
 #include "fuzz.h"
+#include "jsontext.h"
 #include "stream.h"
 
 #define MAX_JOBS 3
@@ -37,7 +38,7 @@ typedef struct {
 	size_t max_line;
 	ei_stream *jobs[MAX_JOBS]; /* NULL: not followed */
 	int ended[MAX_JOBS];	   /* ENDED events drained since the job was followed */
-	ei_bytes rx, scratch, str;
+	ei_buf rx, scratch, str;
 } sim;
 
 /* ---- socket.c's subscribe() and the checks on what it sends -------------- */
@@ -197,8 +198,8 @@ static void check_event(const char *p, size_t n, const ei_eio_event *ev)
 	cJSON_Delete(root);
 }
 
-/* ei_eio_json_string on the first string of the text: what it accepts, cJSON
- * reads the same. */
+/* ei_json_string_decode (the event parser's string decoder) on the first string
+ * of the text: what it accepts, cJSON reads the same. */
 static void check_json_string(sim *s, const char *p, size_t n)
 {
 	const char *q = n ? memchr(p, '"', n) : NULL;
@@ -206,7 +207,7 @@ static void check_json_string(sim *s, const char *p, size_t n)
 		return;
 	size_t left = n - (size_t)(q - p);
 	s->str.len = 0;
-	size_t used = ei_eio_json_string(q, left, &s->str);
+	size_t used = ei_buf_reserve(&s->str, left) == 0 ? ei_json_string_decode(q, left, 1, &s->str) : 0;
 	FZ_CHECK(used <= left);
 	if (!used)
 		return;
@@ -298,8 +299,8 @@ static void receive_whole(sim *s, const char *p, size_t n)
 static void receive_fragments(sim *s, const char *p, size_t n, size_t cut)
 {
 	s->rx.len = 0;
-	FZ_CHECK(ei_bytes_append(&s->rx, p, cut) == 0);
-	FZ_CHECK(ei_bytes_append(&s->rx, p + cut, n - cut) == 0);
+	FZ_CHECK(ei_buf_append(&s->rx, p, cut) == 0);
+	FZ_CHECK(ei_buf_append(&s->rx, p + cut, n - cut) == 0);
 	on_message(s, s->rx.p, s->rx.len);
 }
 
@@ -361,8 +362,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	drain_all(&s);
 	for (int i = 0; i < MAX_JOBS; i++)
 		unfollow(&s, i);
-	ei_bytes_free(&s.rx);
-	ei_bytes_free(&s.scratch);
-	ei_bytes_free(&s.str);
+	ei_buf_free(&s.rx);
+	ei_buf_free(&s.scratch);
+	ei_buf_free(&s.str);
 	return 0;
 }

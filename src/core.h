@@ -19,6 +19,10 @@
 /* Push nil, a formatted message and a code; return 3 for `return ei_fail(...)`. */
 int ei_fail(lua_State *L, const char *code, const char *fmt, ...);
 
+/* The option `key` of the table at idx, in seconds: def when it is absent; raises unless
+ * it is a number from 0 up to (not including) max. */
+double ei_opt_seconds(lua_State *L, int idx, const char *key, double def, double max);
+
 /* Create the metatable `name` for a userdata class: its methods (the
  * __index table), and __gc and __close both calling `close`, and __tostring. */
 void ei_new_class(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction close,

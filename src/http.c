@@ -6,6 +6,7 @@
 
 #include <errno.h>
 
+#include "buffer.h"
 #include "download.h"
 #include "http.h"
 #include "libcurl.h"
@@ -17,11 +18,6 @@
 
 enum { REQ_RUNNING, REQ_DONE, REQ_CLOSED, REQ_ABANDONED };
 
-typedef struct {
-	char *data;
-	size_t len, cap;
-} buffer;
-
 struct ei_request {
 	CURL *easy;
 	ei_client *client;
@@ -29,7 +25,7 @@ struct ei_request {
 	struct curl_slist *headers;
 	char *body;
 	curl_mime *mime;
-	buffer response, head;
+	ei_buf response, head;
 	ei_download download; /* file: the 2xx body goes there instead of `response` */
 	int to_file;          /* -1: not decided until the status is known, 0: memory, 1: file */
 	size_t max_body;
@@ -69,24 +65,6 @@ static const char *code_of(CURLcode result)
 	return EI_ECONNECT;
 }
 
-static int buffer_add(buffer *b, const char *data, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 1024;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *grown = realloc(b->data, cap);
-		if (!grown)
-			return -1;
-		b->data = grown;
-		b->cap = cap;
-	}
-	memcpy(b->data + b->len, data, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-	return 0;
-}
-
 static int success(long status)
 {
 	return status >= 200 && status <= 299;
@@ -107,7 +85,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *userp)
 		r->too_big = 1;
 		return 0;
 	}
-	return buffer_add(&r->response, data, n) < 0 ? 0 : n;
+	return ei_buf_append(&r->response, data, n) < 0 ? 0 : n;
 }
 
 static size_t on_header(char *data, size_t size, size_t n, void *userp)
@@ -119,7 +97,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *userp)
 	n *= size;
 	if (r->head.len + n > 256u * 1024)
 		return 0;
-	return buffer_add(&r->head, data, n) < 0 ? 0 : n;
+	return ei_buf_append(&r->head, data, n) < 0 ? 0 : n;
 }
 
 static int is_loopback(const char *host)
@@ -174,12 +152,10 @@ static void release(ei_request *r)
 	ei_download_discard(&r->download);
 	curl_slist_free_all(r->headers);
 	free(r->body);
-	free(r->response.data);
-	free(r->head.data);
+	ei_buf_free(&r->response);
+	ei_buf_free(&r->head);
 	r->headers = NULL;
 	r->body = NULL;
-	memset(&r->response, 0, sizeof r->response);
-	memset(&r->head, 0, sizeof r->head);
 }
 
 void ei_request_abandon(ei_request *r)
@@ -224,15 +200,6 @@ static int add_headers(lua_State *L, ei_request *r, int idx)
 	}
 	lua_pop(L, 2);
 	return 0;
-}
-
-static double opt_seconds(lua_State *L, int idx, const char *key, double fallback)
-{
-	lua_getfield(L, idx, key);
-	double v = luaL_optnumber(L, -1, fallback);
-	lua_pop(L, 1);
-	luaL_argcheck(L, v >= 0 && v < 1e7, 2, "timeouts are seconds, at least 0");
-	return v;
 }
 
 static void configure(ei_request *r, ei_client *c, const char *method, const char *url, double timeout,
@@ -350,7 +317,8 @@ int ei_request_new(lua_State *L)
 	why = check_url(c, url);
 	if (why)
 		return ei_fail(L, EI_EINVAL, "%s", why);
-	double timeout = opt_seconds(L, 2, "timeout", 30), connect_timeout = opt_seconds(L, 2, "connect_timeout", 10);
+	double timeout = ei_opt_seconds(L, 2, "timeout", 30, 1e7),
+	       connect_timeout = ei_opt_seconds(L, 2, "connect_timeout", 10, 1e7);
 	lua_getfield(L, 2, "max_body");
 	lua_Integer max_body = luaL_optinteger(L, -1, DEFAULT_MAX_BODY);
 	luaL_argcheck(L, max_body > 0, 2, "max_body must be positive");
@@ -397,10 +365,10 @@ static int request_done(lua_State *L)
 	return 1;
 }
 
-static void push_headers(lua_State *L, const buffer *head)
+static void push_headers(lua_State *L, const ei_buf *head)
 {
 	lua_newtable(L);
-	const char *p = head->data ? head->data : "", *end = p + head->len;
+	const char *p = head->p ? head->p : "", *end = p + head->len;
 	while (p < end) {
 		const char *eol = memchr(p, '\n', (size_t)(end - p));
 		const char *line_end = eol ? eol : end, *colon = memchr(p, ':', (size_t)(line_end - p));
@@ -447,7 +415,7 @@ static int request_result(lua_State *L)
 			return ei_fail(L, EI_EINVAL, "cannot write '%s': %s", r->download.path, strerror(errno));
 	} else {
 		ei_download_discard(&r->download);
-		lua_pushlstring(L, r->response.data ? r->response.data : "", r->response.len);
+		lua_pushlstring(L, r->response.p ? r->response.p : "", r->response.len);
 	}
 	push_headers(L, &r->head);
 	return 3;

@@ -125,8 +125,8 @@ typedef struct ei_socket {
 	int rx_seen; /* read since the last tick, which notes the time */
 	uint64_t rx_bytes; /* read from the websocket, complete messages or not */
 	int in_message, message_binary;
-	ei_bytes rx, scratch;
-	ei_bytes out; /* [u32 length][bytes] records */
+	ei_buf rx, scratch;
+	ei_buf out; /* [u32 length][bytes] records */
 	size_t out_head;
 	unsigned char *tx;
 	size_t tx_cap;
@@ -183,10 +183,10 @@ static int out_pending(const ei_socket *s)
 static void send_text(ei_socket *s, const char *p, size_t n)
 {
 	uint32_t len = (uint32_t)n;
-	if (ei_bytes_reserve(&s->out, sizeof len + n) < 0)
+	if (ei_buf_reserve(&s->out, sizeof len + n) < 0)
 		return; /* out of memory: the ping timer or the next hello retries */
-	ei_bytes_append(&s->out, &len, sizeof len);
-	ei_bytes_append(&s->out, p, n);
+	ei_buf_append(&s->out, &len, sizeof len);
+	ei_buf_append(&s->out, p, n);
 	if (s->wsi && s->phase == PH_WEBSOCKET)
 		lws_callback_on_writable(s->wsi);
 }
@@ -571,7 +571,7 @@ static int on_receive(ei_socket *s, struct lws *wsi, const char *in, size_t len)
 	}
 	if (first && final)
 		return on_message(s, in, len);
-	if (ei_bytes_append(&s->rx, in, len) < 0)
+	if (ei_buf_append(&s->rx, in, len) < 0)
 		return fail_now(s, EI_ECLOSED, "out of memory reading a message; the connection was closed");
 	return final ? on_message(s, s->rx.p, s->rx.len) : 0;
 }
@@ -1643,9 +1643,9 @@ static int socket_close(lua_State *L)
 	s->slots = NULL;
 	s->n_slots = 0;
 	s->queued = s->queued_bytes = 0;
-	ei_bytes_free(&s->rx);
-	ei_bytes_free(&s->scratch);
-	ei_bytes_free(&s->out);
+	ei_buf_free(&s->rx);
+	ei_buf_free(&s->scratch);
+	ei_buf_free(&s->out);
 	free(s->tx);
 	s->tx = NULL;
 	free_url(&s->url);

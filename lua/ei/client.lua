@@ -717,7 +717,7 @@ function Client:call(operation_id, args, opts)
   if args ~= nil and type(args) ~= "table" then error("bad argument #2 to 'call' (table expected)", 2) end
   opts = check_call_options(opts, "call", 3)
   local mode = opts.unknown_fields or self.unknown_fields
-  local method, path, body, content_type, deprecated, unknown = core.request(operation_id, args or {}, mode)
+  local method, path, body, content_type, deprecated, unknown = core.operation_parts(operation_id, args or {}, mode)
   if not method then return nil, path, body end
   warn_deprecated(self, operation_id, deprecated)
   if mode == "warn" then warn_unknown(self, operation_id, unknown) end
