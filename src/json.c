@@ -43,35 +43,21 @@ static void push_number(lua_State *L, double d)
 		lua_pushnumber(L, d);
 }
 
-/* Unescape a string token (between its quotes) that cJSON has already accepted. */
-static void push_token(lua_State *L, const char *s, const char *e)
+/* Push a string token (between its quotes, the closing one at e) that cJSON has already
+ * accepted, unescaped; 0 (nothing pushed) should the decoder disagree. */
+static int push_token(lua_State *L, const char *s, const char *e)
 {
-	static const char simple[128] = {
-		['b'] = '\b', ['f'] = '\f', ['n'] = '\n', ['r'] = '\r', ['t'] = '\t',
-		['"'] = '"', ['\\'] = '\\', ['/'] = '/',
-	};
+	size_t n = (size_t)(e - s);
 	luaL_Buffer b;
-	luaL_buffinit(L, &b);
-	while (s < e) {
-		if (*s != '\\') {
-			luaL_addchar(&b, *s++);
-		} else if (s[1] != 'u') {
-			luaL_addchar(&b, simple[s[1] & 0x7F]);
-			s += 2;
-		} else {
-			unsigned cp = 0, lo = 0xDC00;
-			char u[4];
-			ei_json_hex4(s + 2, 4, &cp);
-			s += 6;
-			if (cp >= 0xD800 && cp <= 0xDBFF && e - s >= 6 && s[0] == '\\' && s[1] == 'u') {
-				ei_json_hex4(s + 2, 4, &lo);
-				cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-				s += 6;
-			}
-			luaL_addlstring(&b, u, ei_utf8_encode(cp, u));
-		}
+	ei_buf out;
+	ei_buf_init_on(&out, luaL_buffinitsize(L, &b, n + 1), n + 1);
+	if (!ei_json_string_decode(s, n + 1, 0, &out)) {
+		luaL_pushresultsize(&b, 0);
+		lua_pop(L, 1);
+		return 0;
 	}
-	luaL_pushresult(&b);
+	luaL_pushresultsize(&b, out.len);
+	return 1;
 }
 
 static void push_string(struct dec *d, const char *value)
@@ -83,10 +69,8 @@ static void push_string(struct dec *d, const char *value)
 				if (*p == '\\')
 					p++;
 			d->raw = p + 1;
-			if (memchr(s + 1, '\\', (size_t)(p - s - 1))) {
-				push_token(d->L, s + 1, p);
+			if (memchr(s + 1, '\\', (size_t)(p - s - 1)) && push_token(d->L, s + 1, p))
 				return;
-			}
 		}
 	}
 	lua_pushstring(d->L, value);

@@ -1,6 +1,52 @@
 /* JSON text over bytes (jsontext.h): the UTF-8 check and the string decoder. */
 #include "jsontext.h"
 
+/* Write the UTF-8 form of code point cp (at most U+10FFFF) at o; returns its length. */
+static size_t utf8_encode(unsigned cp, char o[4])
+{
+	if (cp < 0x80) {
+		o[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		o[0] = (char)(0xC0 | cp >> 6);
+		o[1] = (char)(0x80 | (cp & 0x3F));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		o[0] = (char)(0xE0 | cp >> 12);
+		o[1] = (char)(0x80 | (cp >> 6 & 0x3F));
+		o[2] = (char)(0x80 | (cp & 0x3F));
+		return 3;
+	}
+	o[0] = (char)(0xF0 | cp >> 18);
+	o[1] = (char)(0x80 | (cp >> 12 & 0x3F));
+	o[2] = (char)(0x80 | (cp >> 6 & 0x3F));
+	o[3] = (char)(0x80 | (cp & 0x3F));
+	return 4;
+}
+
+/* The four hex digits of a \u escape at p (n bytes readable) into *out; 0, or -1 when
+ * they are not four hex digits. */
+static int hex4(const char *p, size_t n, unsigned *out)
+{
+	if (n < 4)
+		return -1;
+	unsigned v = 0;
+	for (size_t k = 0; k < 4; k++) {
+		char c = p[k];
+		unsigned d = (c >= '0' && c <= '9')   ? (unsigned)(c - '0')
+			     : (c >= 'a' && c <= 'f') ? (unsigned)(c - 'a' + 10)
+			     : (c >= 'A' && c <= 'F') ? (unsigned)(c - 'A' + 10)
+						      : 16u;
+		if (d > 15)
+			return -1;
+		v = v << 4 | d;
+	}
+	*out = v;
+	return 0;
+}
+
 /* Simple escapes: the byte each stands for, 0 for none. */
 static const char simple_escapes[128] = {
 	['"'] = '"', ['\\'] = '\\', ['/'] = '/', ['b'] = '\b', ['f'] = '\f', ['n'] = '\n', ['r'] = '\r', ['t'] = '\t',
@@ -11,19 +57,19 @@ static const char simple_escapes[128] = {
 static size_t unicode_escape(const char *p, size_t n, size_t i, char **o)
 {
 	unsigned cp, lo;
-	if (ei_json_hex4(p + i, n - i, &cp) < 0)
+	if (hex4(p + i, n - i, &cp) < 0)
 		return 0;
 	i += 4;
 	if (cp >= 0xDC00 && cp <= 0xDFFF)
 		return 0;
 	if (cp >= 0xD800 && cp <= 0xDBFF) {
-		if (n - i < 6 || p[i] != '\\' || p[i + 1] != 'u' || ei_json_hex4(p + i + 2, n - i - 2, &lo) < 0 ||
+		if (n - i < 6 || p[i] != '\\' || p[i + 1] != 'u' || hex4(p + i + 2, n - i - 2, &lo) < 0 ||
 		    lo < 0xDC00 || lo > 0xDFFF)
 			return 0;
 		cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
 		i += 6;
 	}
-	*o += ei_utf8_encode(cp, *o);
+	*o += utf8_encode(cp, *o);
 	return i;
 }
 

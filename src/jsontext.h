@@ -19,52 +19,6 @@
  * above U+10FFFF included), or len when s is valid. */
 size_t ei_utf8_check(const char *s, size_t len);
 
-/* Write the UTF-8 form of code point cp (at most U+10FFFF) at o; returns its length. */
-static inline size_t ei_utf8_encode(unsigned cp, char o[4])
-{
-	if (cp < 0x80) {
-		o[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		o[0] = (char)(0xC0 | cp >> 6);
-		o[1] = (char)(0x80 | (cp & 0x3F));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		o[0] = (char)(0xE0 | cp >> 12);
-		o[1] = (char)(0x80 | (cp >> 6 & 0x3F));
-		o[2] = (char)(0x80 | (cp & 0x3F));
-		return 3;
-	}
-	o[0] = (char)(0xF0 | cp >> 18);
-	o[1] = (char)(0x80 | (cp >> 12 & 0x3F));
-	o[2] = (char)(0x80 | (cp >> 6 & 0x3F));
-	o[3] = (char)(0x80 | (cp & 0x3F));
-	return 4;
-}
-
-/* The four hex digits of a \u escape at p (n bytes readable) into *out; 0, or -1 when
- * they are not four hex digits. */
-static inline int ei_json_hex4(const char *p, size_t n, unsigned *out)
-{
-	if (n < 4)
-		return -1;
-	unsigned v = 0;
-	for (size_t k = 0; k < 4; k++) {
-		char c = p[k];
-		unsigned d = (c >= '0' && c <= '9')   ? (unsigned)(c - '0')
-			     : (c >= 'a' && c <= 'f') ? (unsigned)(c - 'a' + 10)
-			     : (c >= 'A' && c <= 'F') ? (unsigned)(c - 'A' + 10)
-						      : 16u;
-		if (d > 15)
-			return -1;
-		v = v << 4 | d;
-	}
-	*out = v;
-	return 0;
-}
-
 /* The index of the first quote or backslash from p[i], or n. Eight bytes at a time:
  * the lowest flagged byte of a word is always a true hit. */
 static inline size_t ei_json_plain_run(const char *p, size_t n, size_t i)
