@@ -119,7 +119,7 @@ static void push_item(struct dec *d, const cJSON *item)
 	}
 }
 
-static int tree_gc(lua_State *L)
+static int l_json_tree_gc(lua_State *L)
 {
 	cJSON **box = lua_touserdata(L, 1);
 	cJSON_Delete(*box);
@@ -283,7 +283,7 @@ void ei_json_open(lua_State *L)
 	};
 	ei_json_markers_open(L);
 	lua_createtable(L, 0, 1);
-	lua_pushcfunction(L, tree_gc);
+	lua_pushcfunction(L, l_json_tree_gc);
 	lua_setfield(L, -2, "__gc");
 	lua_rawsetp(L, LUA_REGISTRYINDEX, &tree_mt_key);
 	ei_json_pushnull(L);

@@ -8,7 +8,7 @@
 
 #define OWNER_MT "ei.buffer"
 
-static int owner_gc(lua_State *L)
+static int l_luabuf_gc(lua_State *L)
 {
 	ei_buf *owned = lua_touserdata(L, 1);
 	ei_buf_free(owned);
@@ -34,7 +34,7 @@ static ei_buf *owner(ei_luabuf *lb)
 	ei_buf *owned = lua_newuserdatauv(L, sizeof *owned, 0);
 	*owned = (ei_buf){ 0 };
 	if (luaL_newmetatable(L, OWNER_MT)) {
-		lua_pushcfunction(L, owner_gc);
+		lua_pushcfunction(L, l_luabuf_gc);
 		lua_setfield(L, -2, "__gc");
 	}
 	lua_setmetatable(L, -2);

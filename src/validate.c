@@ -109,38 +109,6 @@ int walk_type_error(struct walk *w, int idx, const struct ei_schema *s)
 	return -1;
 }
 
-int walk_push_seg(struct walk *w, const char *key, size_t len, lua_Integer index)
-{
-	if (w->depth == MAX_DEPTH)
-		return walk_fail(w, "nested deeper than %d levels", MAX_DEPTH);
-	struct seg *g = &w->path[++w->depth];
-	g->key = key;
-	g->len = len;
-	g->index = index;
-	return 0;
-}
-
-int walk_enter_table(struct walk *w, int idx)
-{
-	const void *t = lua_topointer(w->L, idx);
-	for (int i = 0; i < w->depth; i++)
-		if (w->path[i].table == t)
-			return walk_fail(w, "table contains itself (cycle)");
-	w->path[w->depth].table = t;
-	if (!lua_checkstack(w->L, 8))
-		return walk_fail(w, "too deeply nested or too large");
-	return 0;
-}
-
-int walk_has_mt(lua_State *L, int idx, const void *mt)
-{
-	if (!lua_getmetatable(L, idx))
-		return 0;
-	int r = lua_topointer(L, -1) == mt;
-	lua_pop(L, 1);
-	return r;
-}
-
 void walk_note_path(struct walk *w, int slot, const char *hint)
 {
 	lua_State *L = w->L;
@@ -168,10 +136,8 @@ void walk_note_deprecated(struct walk *w)
 	walk_note_path(w, w->o->deprecated_slot, NULL);
 }
 
-int walk_check_limits(struct walk *w, const struct ei_schema *s, double v, const char *what)
+int walk_outside_limits(struct walk *w, const struct ei_schema *s, double v, const char *what)
 {
-	if (s->extra == EI_NONE)
-		return 0;
 	const struct ei_limits *l = &ei_spec.limits[s->extra];
 	char a[32], m[32];
 	if (v >= l->min && v <= l->max)
@@ -180,6 +146,7 @@ int walk_check_limits(struct walk *w, const struct ei_schema *s, double v, const
 	ei_json_format_number(v < l->min ? l->min : l->max, m);
 	return walk_fail(w, "%s%s is %s than %s", what, a, v < l->min ? "less" : "greater", m);
 }
+
 /* ---- scalars */
 
 static int walk_boolean(struct walk *w, int idx, int t, const struct ei_schema *s)

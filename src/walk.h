@@ -86,16 +86,53 @@ lua_Integer walk_sequence_length(struct walk *w, int idx, int report);
 struct ei_msg walk_begin_error(struct walk *w);
 int walk_fail(struct walk *w, const char *fmt, ...);
 int walk_type_error(struct walk *w, int idx, const struct ei_schema *s);
-/* Enter the field or element: a path segment (an error past MAX_DEPTH). */
-int walk_push_seg(struct walk *w, const char *key, size_t len, lua_Integer index);
-/* Enter a table: refuses cycles, makes stack room. */
-int walk_enter_table(struct walk *w, int idx);
-int walk_has_mt(lua_State *L, int idx, const void *mt);
 /* Append the path of the current field to the list in the stack slot; with a hint,
  * also list[path] = hint. */
 void walk_note_path(struct walk *w, int slot, const char *hint);
+/* The error for a value or item count outside the schema's limits, if it is. */
+int walk_outside_limits(struct walk *w, const struct ei_schema *s, double v, const char *what);
+
+/* The helpers of every field and table, inline: the hot path of the walk. */
+
 /* Refuse a value or item count outside the schema's limits. */
-int walk_check_limits(struct walk *w, const struct ei_schema *s, double v, const char *what);
+static inline int walk_check_limits(struct walk *w, const struct ei_schema *s, double v, const char *what)
+{
+	return s->extra == EI_NONE ? 0 : walk_outside_limits(w, s, v, what);
+}
+
+/* Enter the field or element: a path segment (an error past MAX_DEPTH). */
+static inline int walk_push_seg(struct walk *w, const char *key, size_t len, lua_Integer index)
+{
+	if (w->depth == MAX_DEPTH)
+		return walk_fail(w, "nested deeper than %d levels", MAX_DEPTH);
+	struct seg *g = &w->path[++w->depth];
+	g->key = key;
+	g->len = len;
+	g->index = index;
+	return 0;
+}
+
+/* Enter a table: refuses cycles, makes stack room. */
+static inline int walk_enter_table(struct walk *w, int idx)
+{
+	const void *t = lua_topointer(w->L, idx);
+	for (int i = 0; i < w->depth; i++)
+		if (w->path[i].table == t)
+			return walk_fail(w, "table contains itself (cycle)");
+	w->path[w->depth].table = t;
+	if (!lua_checkstack(w->L, 8))
+		return walk_fail(w, "too deeply nested or too large");
+	return 0;
+}
+
+static inline int walk_has_mt(lua_State *L, int idx, const void *mt)
+{
+	if (!lua_getmetatable(L, idx))
+		return 0;
+	int r = lua_topointer(L, -1) == mt;
+	lua_pop(L, 1);
+	return r;
+}
 
 /* Note the current field as deprecated. */
 void walk_note_deprecated(struct walk *w);
