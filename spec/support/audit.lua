@@ -171,7 +171,7 @@ local OBSERVED = {
   ["ei.core"] = function(m)
     observe_table(m, "core", false)
     local registry = debug.getregistry()
-    for _, class in ipairs { "ei.Client", "ei.Socket", "ei.Request" } do
+    for _, class in ipairs { "ei.core.Client", "ei.Socket", "ei.Request" } do
       local mt = registry[class]
       if type(mt) == "table" then
         if type(mt.__index) == "table" then observe_table(mt.__index, class, false) end
