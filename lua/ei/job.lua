@@ -44,7 +44,7 @@ function Job.new(ctx, project_id, job_id, started_here)
   -- What receive waits for, made once rather than on every wait.
   state.wake_check = function()
     if state.closed then return true end
-    local sock = state.stream and state.stream.sock
+    local sock = state.stream.sock -- receive started the job before it waits
     if sock and sock:queued(job_id) > 0 then return true end -- most wake-ups: events came
     return ctx.tasks_done ~= state.tasks_seen or has_work(state, core.monotime())
   end
@@ -127,8 +127,9 @@ local function start(self)
   self.next_status = self.check_first and 0 or core.monotime() + self.status_interval
 end
 
+-- The job's socket once started (nil once its stream closed).
 local function sock_of(self)
-  return self.stream and self.stream.sock
+  return self.stream.sock
 end
 
 local function busy(task)
@@ -320,7 +321,7 @@ function has_work(self, now)
   if self.pending[self.head] ~= nil or self.batch[self.taken + 1] ~= nil then return true end
   if self.finished or self.fatal or self.stored_log or self.backfill then return true end
   local stream = self.stream
-  local sock = stream and stream.sock
+  local sock = stream.sock
   if not sock then return false end
   local id = self.id
   if sock:queued(id) > 0 or stream:due(now) then return true end
