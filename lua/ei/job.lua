@@ -27,6 +27,9 @@ local has_work -- whether a call would find something to do now (below)
 --- Wrap a job of a project. A job started elsewhere has its status asked at
 -- once, so that a job id that does not exist is told at the first answer.
 -- @tparam table ctx the client's context (ei.client)
+-- @tparam integer project_id
+-- @tparam integer job_id
+-- @tparam[opt] boolean started_here the job was started by this client
 -- @local
 function Job.new(ctx, project_id, job_id, started_here)
   local client = ctx.client

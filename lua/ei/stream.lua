@@ -11,6 +11,7 @@ local RECONNECT_BASE, RECONNECT_MAX = 0.25, 15
 
 --- The stream of a client's project, created on first use.
 -- @tparam table ctx the client's context (ei.client): the stream's only way to its client
+-- @tparam integer project_id
 -- @local
 function Stream.of(ctx, project_id)
   local stream = ctx.sockets[project_id]
