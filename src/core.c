@@ -40,7 +40,7 @@ void ei_new_class(lua_State *L, const char *name, const luaL_Reg *methods, lua_C
 }
 
 static void (*const openers[])(lua_State *) = {
-	ei_json_open, ei_mime_open, ei_schema_open, ei_poll_open, ei_client_open, ei_socket_open, ei_terminal_open,
+	ei_json_open, ei_mime_open, ei_schema_open, ei_poll_open, ei_client_open, ei_http_open, ei_socket_open, ei_terminal_open,
 };
 
 __attribute__((visibility("default"))) int luaopen_ei_core(lua_State *L)

@@ -33,6 +33,7 @@ void ei_json_open(lua_State *L);
 void ei_mime_open(lua_State *L);
 void ei_schema_open(lua_State *L);
 void ei_client_open(lua_State *L);
+void ei_http_open(lua_State *L); /* after ei_client_open: it adds client:request */
 void ei_socket_open(lua_State *L);
 void ei_poll_open(lua_State *L);
 void ei_terminal_open(lua_State *L);

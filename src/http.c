@@ -7,8 +7,8 @@
 #include <errno.h>
 
 #include "buffer.h"
+#include "client.h"
 #include "download.h"
-#include "http.h"
 #include "libcurl.h"
 #include "mime.h"
 
@@ -16,12 +16,15 @@
 #define EI_REQUEST_MT "ei.Request"
 #define DEFAULT_MAX_BODY (64u << 20)
 
+typedef struct ei_request ei_request;
+
+#define REQUEST_OF(t) ((ei_request *)((char *)(t) - offsetof(ei_request, transfer)))
+
 enum { REQ_RUNNING, REQ_DONE, REQ_CLOSED, REQ_ABANDONED };
 
 struct ei_request {
+	ei_transfer transfer; /* on the client's multi handle while it runs */
 	CURL *easy;
-	ei_client *client;
-	ei_request *next, **prev;
 	struct curl_slist *headers;
 	char *body;
 	curl_mime *mime;
@@ -126,27 +129,13 @@ static const char *check_url(ei_client *c, const char *url)
 	return why;
 }
 
-static void unlink_request(ei_request *r)
-{
-	if (!r->prev)
-		return;
-	*r->prev = r->next;
-	if (r->next)
-		r->next->prev = r->prev;
-	r->next = NULL;
-	r->prev = NULL;
-}
-
 static void release(ei_request *r)
 {
+	ei_client_stop(&r->transfer);
 	if (r->easy) {
-		if (r->client && r->state == REQ_RUNNING)
-			curl_multi_remove_handle(ei_client_multi(r->client), r->easy);
 		curl_easy_cleanup(r->easy);
 		r->easy = NULL;
 	}
-	unlink_request(r);
-	r->client = NULL;
 	curl_mime_free(r->mime);
 	r->mime = NULL;
 	ei_download_discard(&r->download);
@@ -158,26 +147,22 @@ static void release(ei_request *r)
 	r->body = NULL;
 }
 
-void ei_request_abandon(ei_request *r)
+/* The client closed while the request ran. */
+static void abandon(ei_transfer *t)
 {
-	if (r->state == REQ_DONE) { /* its result stays readable */
-		unlink_request(r);
-		r->client = NULL;
-		return;
-	}
+	ei_request *r = REQUEST_OF(t);
 	release(r);
 	r->state = REQ_ABANDONED;
 }
 
-void ei_request_finish(CURL *easy, CURLcode result)
+/* The transfer is over; its result stays readable after the client closes. */
+static void finish(ei_transfer *t, CURLcode result)
 {
-	ei_request *r = NULL;
-	curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&r);
-	if (!r || r->state != REQ_RUNNING)
+	ei_request *r = REQUEST_OF(t);
+	if (r->state != REQ_RUNNING)
 		return;
 	r->state = REQ_DONE;
 	r->result = result;
-	curl_multi_remove_handle(ei_client_multi(r->client), easy);
 }
 
 static int add_headers(lua_State *L, ei_request *r, int idx)
@@ -207,7 +192,6 @@ static void configure(ei_request *r, ei_client *c, const char *method, const cha
 {
 	CURL *e = r->easy;
 	curl_easy_setopt(e, CURLOPT_URL, url);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)r);
 	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
 	if (strcmp(method, "HEAD") == 0)
 		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
@@ -288,19 +272,9 @@ static const char *set_output(lua_State *L, ei_request *r, int idx, char *why, s
 	return NULL;
 }
 
-static void start(ei_request *r, ei_client *c)
-{
-	ei_request **head = ei_client_requests(c);
-	r->client = c;
-	r->next = *head;
-	r->prev = head;
-	if (*head)
-		(*head)->prev = &r->next;
-	*head = r;
-	curl_multi_add_handle(ei_client_multi(c), r->easy);
-}
-
-int ei_request_new(lua_State *L)
+/* client:request{method=, url=, headers=, body=, parts=, output=, timeout=,
+ * connect_timeout=, max_body=} */
+static int l_request_new(lua_State *L)
 {
 	ei_client *c = ei_client_check(L, 1);
 	luaL_checktype(L, 2, LUA_TTABLE);
@@ -312,8 +286,6 @@ int ei_request_new(lua_State *L)
 	const char *why = ei_libcurl_ready();
 	if (why)
 		return ei_fail(L, EI_ECONNECT, "%s", why);
-	if (!ei_client_multi(c))
-		return luaL_error(L, "cannot create a request: out of memory");
 	why = check_url(c, url);
 	if (why)
 		return ei_fail(L, EI_EINVAL, "%s", why);
@@ -327,6 +299,7 @@ int ei_request_new(lua_State *L)
 	ei_request *r = lua_newuserdatauv(L, sizeof *r, 1);
 	memset(r, 0, sizeof *r);
 	r->state = REQ_CLOSED;
+	r->transfer = (ei_transfer){ .finish = finish, .abandon = abandon };
 	r->max_body = (size_t)max_body;
 	luaL_setmetatable(L, EI_REQUEST_MT);
 	lua_pushvalue(L, 1);
@@ -342,12 +315,11 @@ int ei_request_new(lua_State *L)
 		release(r);
 		return ei_fail(L, EI_EINVAL, "%s", why);
 	}
-	if (set_body(L, r, 2) < 0) {
+	if (set_body(L, r, 2) < 0 || ei_client_start(c, &r->transfer, r->easy) < 0) {
 		release(r);
 		return luaL_error(L, "cannot create a request: out of memory");
 	}
 	r->state = REQ_RUNNING;
-	start(r, c);
 	return 1;
 }
 
@@ -359,7 +331,7 @@ static ei_request *check_request(lua_State *L)
 	return r;
 }
 
-static int request_done(lua_State *L)
+static int l_request_done(lua_State *L)
 {
 	lua_pushboolean(L, check_request(L)->state != REQ_RUNNING);
 	return 1;
@@ -394,7 +366,7 @@ static int push_download(lua_State *L, ei_request *r);
 
 /* status, body, headers | nil, message, code; with output, a 2xx body is
  * { path =, size =, sha256 = } */
-static int request_result(lua_State *L)
+static int l_request_result(lua_State *L)
 {
 	ei_request *r = check_request(L);
 	if (r->state == REQ_ABANDONED)
@@ -439,7 +411,7 @@ static int push_download(lua_State *L, ei_request *r)
 }
 
 /* Bytes received, expected (nil: unknown), sent and to send (nil: unknown) so far. */
-static int request_progress(lua_State *L)
+static int l_request_progress(lua_State *L)
 {
 	ei_request *r = check_request(L);
 	static const CURLINFO infos[] = {
@@ -456,7 +428,7 @@ static int request_progress(lua_State *L)
 	return 4;
 }
 
-static int request_close(lua_State *L)
+static int l_request_close(lua_State *L)
 {
 	ei_request *r = luaL_checkudata(L, 1, EI_REQUEST_MT);
 	release(r);
@@ -464,7 +436,7 @@ static int request_close(lua_State *L)
 	return 0;
 }
 
-static int request_tostring(lua_State *L)
+static int l_request_tostring(lua_State *L)
 {
 	ei_request *r = luaL_checkudata(L, 1, EI_REQUEST_MT);
 	static const char *const states[] = { "running", "done", "closed", "closed" };
@@ -475,8 +447,9 @@ static int request_tostring(lua_State *L)
 void ei_http_open(lua_State *L)
 {
 	static const luaL_Reg methods[] = {
-		{ "done", request_done },   { "result", request_result },     { "close", request_close },
-		{ "progress", request_progress }, { NULL, NULL },
+		{ "done", l_request_done },   { "result", l_request_result },     { "close", l_request_close },
+		{ "progress", l_request_progress }, { NULL, NULL },
 	};
-	ei_new_class(L, EI_REQUEST_MT, methods, request_close, request_tostring);
+	ei_new_class(L, EI_REQUEST_MT, methods, l_request_close, l_request_tostring);
+	ei_client_add_method(L, "request", l_request_new);
 }
