@@ -6,7 +6,7 @@
  * (its own zero-timeout poll, its timers, its buffered input). The deadline
  * covers the hello and ping timers and, while connecting, lws's timers.
  *
- * Callbacks only fill C buffers and the per-job queues of stream.c; Lua tables
+ * Callbacks only fill C buffers and the per-job queues of joblog.c; Lua tables
  * are built in next/drain. The only thread is the short-lived resolver
  * (getaddrinfo blocks; lws 4.1 here has no async DNS), which shares nothing
  * but its own record with us.
@@ -38,7 +38,7 @@
 #include "backfill.h"
 #include "engineio.h"
 #include "pollset.h"
-#include "stream.h"
+#include "joblog.h"
 
 #define EI_SOCKET_MT "ei.Socket"
 
@@ -131,9 +131,9 @@ typedef struct ei_socket {
 	unsigned char *tx;
 	size_t tx_cap;
 
-	ei_stream **jobs; /* in the order they were followed */
+	ei_joblog **jobs; /* in the order they were followed */
 	size_t n_jobs, cap_jobs;
-	ei_stream **slots; /* the same jobs by id: open addressing, linear probing */
+	ei_joblog **slots; /* the same jobs by id: open addressing, linear probing */
 	size_t n_slots;	   /* a power of two, more than twice n_jobs */
 	size_t queued, queued_bytes; /* events and bytes waiting, over all jobs */
 	ei_socket_stats stats;
@@ -218,11 +218,11 @@ static int write_one(ei_socket *s, struct lws *wsi)
 /* lastReceivedTimestamp is one millisecond before the newest one delivered:
  * several payloads may share that millisecond, and a server that resumes after
  * it would skip those of them the client never got. What comes again is
- * dropped by the de-duplication (stream.c). */
-static void subscribe(ei_socket *s, ei_stream *st)
+ * dropped by the de-duplication (joblog.c). */
+static void subscribe(ei_socket *s, ei_joblog *st)
 {
 	char msg[EI_EIO_SUBSCRIBE_MAX];
-	ei_stream_resubscribe(st);
+	ei_joblog_resubscribe(st);
 	double from = st->has_ts && st->last_ts >= 1 ? st->last_ts - 1 : 0;
 	send_text(s, msg, ei_eio_subscribe(msg, st->job, from));
 }
@@ -234,7 +234,7 @@ static size_t job_slot(int64_t job, size_t n_slots)
 	return (size_t)(((uint64_t)job * 0x9E3779B97F4A7C15u) >> 32) & (n_slots - 1);
 }
 
-static ei_stream *find_job(ei_socket *s, int64_t job)
+static ei_joblog *find_job(ei_socket *s, int64_t job)
 {
 	if (!s->n_slots)
 		return NULL;
@@ -243,7 +243,7 @@ static ei_stream *find_job(ei_socket *s, int64_t job)
 			return s->slots[i];
 }
 
-static void index_add(ei_socket *s, ei_stream *st)
+static void index_add(ei_socket *s, ei_joblog *st)
 {
 	size_t i = job_slot(st->job, s->n_slots);
 	while (s->slots[i])
@@ -257,7 +257,7 @@ static int index_reserve(ei_socket *s)
 	if (2 * (s->n_jobs + 1) < s->n_slots)
 		return 0;
 	size_t n = s->n_slots ? 2 * s->n_slots : 8;
-	ei_stream **slots = calloc(n, sizeof *slots);
+	ei_joblog **slots = calloc(n, sizeof *slots);
 	if (!slots)
 		return -1;
 	free(s->slots);
@@ -269,7 +269,7 @@ static int index_reserve(ei_socket *s)
 }
 
 /* Remove a job from the index, moving back the entries its slot displaced. */
-static void index_remove(ei_socket *s, const ei_stream *st)
+static void index_remove(ei_socket *s, const ei_joblog *st)
 {
 	size_t mask = s->n_slots - 1, i = job_slot(st->job, s->n_slots), j;
 	while (s->slots[i] != st)
@@ -294,25 +294,25 @@ typedef struct {
 	size_t events, bytes;
 } ei_queue_mark;
 
-static ei_queue_mark queue_mark(const ei_stream *st)
+static ei_queue_mark queue_mark(const ei_joblog *st)
 {
-	return (ei_queue_mark){ ei_stream_queued(st), ei_stream_bytes(st) };
+	return (ei_queue_mark){ ei_joblog_queued(st), ei_joblog_bytes(st) };
 }
 
-static void queue_changed(ei_socket *s, const ei_stream *st, ei_queue_mark before)
+static void queue_changed(ei_socket *s, const ei_joblog *st, ei_queue_mark before)
 {
-	s->queued = s->queued - before.events + ei_stream_queued(st);
-	s->queued_bytes = s->queued_bytes - before.bytes + ei_stream_bytes(st);
+	s->queued = s->queued - before.events + ei_joblog_queued(st);
+	s->queued_bytes = s->queued_bytes - before.bytes + ei_joblog_bytes(st);
 }
 
 /* Flow control is per job. A job over its bound stops keeping lines
- * (stream.c, "Overflow") and the socket reads on for the others; only a job
+ * (joblog.c, "Overflow") and the socket reads on for the others; only a job
  * alone on its socket pauses reading instead, since no other job waits. Over
  * the socket's total bound, the jobs holding most let go of their queues until
  * a quarter of the bound is free again. */
-static int over_bound(const ei_socket *s, const ei_stream *st)
+static int over_bound(const ei_socket *s, const ei_joblog *st)
 {
-	return ei_stream_queued(st) > s->max_queue || ei_stream_bytes(st) > s->max_queue_bytes;
+	return ei_joblog_queued(st) > s->max_queue || ei_joblog_bytes(st) > s->max_queue_bytes;
 }
 
 static int over_total(const ei_socket *s, size_t events, size_t bytes)
@@ -329,23 +329,23 @@ static void pause_reading(ei_socket *s)
 	s->stats.flow_stops++;
 }
 
-static void overflow(ei_socket *s, ei_stream *st, int let_go)
+static void overflow(ei_socket *s, ei_joblog *st, int let_go)
 {
 	ei_queue_mark before = queue_mark(st);
 	if (!st->overflow)
 		s->stats.overflows++;
 	if (let_go)
-		ei_stream_let_go(st);
+		ei_joblog_let_go(st);
 	else
-		ei_stream_overflow(st);
+		ei_joblog_overflow(st);
 	queue_changed(s, st, before);
 }
 
-static ei_stream *fullest(const ei_socket *s)
+static ei_joblog *fullest(const ei_socket *s)
 {
-	ei_stream *best = NULL;
+	ei_joblog *best = NULL;
 	for (size_t i = 0; i < s->n_jobs; i++)
-		if (ei_stream_queued(s->jobs[i]) && (!best || ei_stream_bytes(s->jobs[i]) > ei_stream_bytes(best)))
+		if (ei_joblog_queued(s->jobs[i]) && (!best || ei_joblog_bytes(s->jobs[i]) > ei_joblog_bytes(best)))
 			best = s->jobs[i];
 	return best;
 }
@@ -358,13 +358,13 @@ static void check_total(ei_socket *s)
 		pause_reading(s);
 		return;
 	}
-	ei_stream *st;
+	ei_joblog *st;
 	while (over_total(s, s->queued + s->max_total / 4, s->queued_bytes + s->max_total_bytes / 4) && (st = fullest(s)))
 		overflow(s, st, 1);
 }
 
 /* After `st` was fed. */
-static void check_flow(ei_socket *s, ei_stream *st)
+static void check_flow(ei_socket *s, ei_joblog *st)
 {
 	if (!st->overflow && over_bound(s, st)) {
 		if (s->n_jobs == 1)
@@ -426,14 +426,14 @@ static int on_hello(ei_socket *s, const ei_eio_event *ev)
 
 static int on_job_data(ei_socket *s, const ei_eio_event *ev)
 {
-	ei_stream *st = find_job(s, ev->job);
+	ei_joblog *st = find_job(s, ev->job);
 	if (!st) {
 		s->stats.ignored++;
 		return 0;
 	}
 	uint64_t dups = st->dup_bytes, dup_payloads = st->dup_payloads;
 	ei_queue_mark before = queue_mark(st);
-	int rc = ei_stream_feed(st, ev->data, ev->data_len, ev->has_ts, ev->ts);
+	int rc = ei_joblog_feed(st, ev->data, ev->data_len, ev->has_ts, ev->ts);
 	queue_changed(s, st, before);
 	if (rc < 0)
 		return fail_now(s, EI_ECLOSED, OOM_QUEUEING);
@@ -445,13 +445,13 @@ static int on_job_data(ei_socket *s, const ei_eio_event *ev)
 
 static int on_job_finished(ei_socket *s, const ei_eio_event *ev)
 {
-	ei_stream *st = find_job(s, ev->job);
+	ei_joblog *st = find_job(s, ev->job);
 	if (!st) {
 		s->stats.ignored++;
 		return 0;
 	}
 	ei_queue_mark before = queue_mark(st);
-	int rc = ei_stream_end(st, ev->success > 0);
+	int rc = ei_joblog_end(st, ev->success > 0);
 	queue_changed(s, st, before);
 	if (rc < 0)
 		return fail_now(s, EI_ECLOSED, OOM_QUEUEING);
@@ -1271,16 +1271,16 @@ static int socket_follow(lua_State *L)
 		return luaL_error(L, "out of memory");
 	if (s->n_jobs == s->cap_jobs) {
 		size_t cap = s->cap_jobs ? s->cap_jobs * 2 : 4;
-		ei_stream **jobs = realloc(s->jobs, cap * sizeof *jobs);
+		ei_joblog **jobs = realloc(s->jobs, cap * sizeof *jobs);
 		if (!jobs)
 			return luaL_error(L, "out of memory");
 		s->jobs = jobs;
 		s->cap_jobs = cap;
 	}
-	ei_stream *st = malloc(sizeof *st);
+	ei_joblog *st = malloc(sizeof *st);
 	if (!st)
 		return luaL_error(L, "out of memory");
-	ei_stream_init(st, job, s->max_frame);
+	ei_joblog_init(st, job, s->max_frame);
 	s->jobs[s->n_jobs++] = st;
 	index_add(s, st);
 	if (s->state == ST_OPEN) {
@@ -1292,9 +1292,9 @@ static int socket_follow(lua_State *L)
 	return 1;
 }
 
-static void free_job(ei_stream *st)
+static void free_job(ei_joblog *st)
 {
-	ei_stream_free(st);
+	ei_joblog_free(st);
 	free(st);
 }
 
@@ -1303,15 +1303,15 @@ static int socket_unfollow(lua_State *L)
 {
 	ei_socket *s = check_socket(L);
 	int64_t job = check_job(L, 2);
-	ei_stream *st = find_job(s, job);
+	ei_joblog *st = find_job(s, job);
 	if (st) {
 		size_t i = 0;
 		while (s->jobs[i] != st)
 			i++;
 		s->jobs[i] = s->jobs[--s->n_jobs];
 		index_remove(s, st);
-		s->queued -= ei_stream_queued(st);
-		s->queued_bytes -= ei_stream_bytes(st);
+		s->queued -= ei_joblog_queued(st);
+		s->queued_bytes -= ei_joblog_bytes(st);
 		free_job(st);
 	}
 	maybe_resume(s);
@@ -1374,7 +1374,7 @@ static void set_word(lua_State *L, int word)
 	lua_rawset(L, -3);
 }
 
-static void push_event(lua_State *L, const ei_stream *st, const ei_sev *e)
+static void push_event(lua_State *L, const ei_joblog *st, const ei_sev *e)
 {
 	static const int fields[] = { [EI_SEV_LOG] = 3, [EI_SEV_PROGRESS] = 5, [EI_SEV_METRICS] = 8, [EI_SEV_ENDED] = 3 };
 	lua_createtable(L, 0, fields[e->type]);
@@ -1387,7 +1387,7 @@ static void push_event(lua_State *L, const ei_stream *st, const ei_sev *e)
 	switch (e->type) {
 	case EI_SEV_LOG:
 		lua_pushvalue(L, WORD(W_LINE));
-		lua_pushlstring(L, ei_stream_text(st, e), e->len);
+		lua_pushlstring(L, ei_joblog_text(st, e), e->len);
 		lua_rawset(L, -3);
 		break;
 	case EI_SEV_PROGRESS:
@@ -1403,7 +1403,7 @@ static void push_event(lua_State *L, const ei_stream *st, const ei_sev *e)
 			lua_pushinteger(L, (lua_Integer)e->epoch);
 			set_word(L, W_EPOCH);
 		}
-		push_metrics(L, ei_stream_text(st, e), e->len);
+		push_metrics(L, ei_joblog_text(st, e), e->len);
 		break;
 	default:
 		lua_pushboolean(L, e->success);
@@ -1416,16 +1416,16 @@ static void push_event(lua_State *L, const ei_stream *st, const ei_sev *e)
 static int socket_next(lua_State *L)
 {
 	ei_socket *s = check_socket(L);
-	ei_stream *st = find_job(s, check_job(L, 2));
-	const ei_sev *e = st ? ei_stream_peek(st) : NULL;
+	ei_joblog *st = find_job(s, check_job(L, 2));
+	const ei_sev *e = st ? ei_joblog_peek(st) : NULL;
 	if (!e) {
 		lua_pushnil(L);
 		return 1;
 	}
 	ei_queue_mark before = queue_mark(st);
 	push_event(L, st, e);
-	ei_stream_pop(st);
-	ei_stream_trim(st);
+	ei_joblog_pop(st);
+	ei_joblog_trim(st);
 	queue_changed(s, st, before);
 	maybe_resume(s);
 	return 1;
@@ -1437,11 +1437,11 @@ static int socket_next(lua_State *L)
 static int socket_drain(lua_State *L)
 {
 	ei_socket *s = check_socket(L);
-	ei_stream *st = find_job(s, check_job(L, 2));
+	ei_joblog *st = find_job(s, check_job(L, 2));
 	lua_Integer max = luaL_optinteger(L, 3, LUA_MAXINTEGER);
 	luaL_argcheck(L, max >= 0, 3, "must be >= 0");
 	int split = lua_toboolean(L, 4);
-	size_t n = st ? ei_stream_queued(st) : 0;
+	size_t n = st ? ei_joblog_queued(st) : 0;
 	if ((lua_Unsigned)max < n)
 		n = (size_t)max;
 	lua_createtable(L, n > INT32_MAX ? INT32_MAX : (int)n, 0);
@@ -1449,17 +1449,17 @@ static int socket_drain(lua_State *L)
 		return 1;
 	ei_queue_mark before = queue_mark(st);
 	for (size_t i = 1; i <= n; i++) {
-		const ei_sev *e = ei_stream_peek(st);
+		const ei_sev *e = ei_joblog_peek(st);
 		int alone = split && e->type == EI_SEV_ENDED;
 		if (alone && i > 1)
 			break;
 		push_event(L, st, e);
-		ei_stream_pop(st);
+		ei_joblog_pop(st);
 		lua_rawseti(L, -2, (lua_Integer)i);
 		if (alone)
 			break;
 	}
-	ei_stream_trim(st);
+	ei_joblog_trim(st);
 	queue_changed(s, st, before);
 	maybe_resume(s);
 	return 1;
@@ -1469,8 +1469,8 @@ static int socket_drain(lua_State *L)
 static int socket_queued(lua_State *L)
 {
 	ei_socket *s = check_socket(L);
-	ei_stream *st = find_job(s, check_job(L, 2));
-	lua_pushinteger(L, st ? (lua_Integer)ei_stream_queued(st) : 0);
+	ei_joblog *st = find_job(s, check_job(L, 2));
+	lua_pushinteger(L, st ? (lua_Integer)ei_joblog_queued(st) : 0);
 	return 1;
 }
 
@@ -1478,7 +1478,7 @@ static int socket_queued(lua_State *L)
 static int socket_position(lua_State *L)
 {
 	ei_socket *s = check_socket(L);
-	ei_stream *st = find_job(s, check_job(L, 2));
+	ei_joblog *st = find_job(s, check_job(L, 2));
 	if (st && st->has_ts) {
 		double ts = st->last_ts;
 		if (ts == floor(ts) && fabs(ts) < 9007199254740992.0)
@@ -1492,9 +1492,9 @@ static int socket_position(lua_State *L)
 	return 2;
 }
 
-static ei_stream *check_followed(lua_State *L, ei_socket *s)
+static ei_joblog *check_followed(lua_State *L, ei_socket *s)
 {
-	ei_stream *st = find_job(s, check_job(L, 2));
+	ei_joblog *st = find_job(s, check_job(L, 2));
 	if (!st)
 		luaL_argerror(L, 2, "job is not followed");
 	return st;
@@ -1505,11 +1505,11 @@ static ei_stream *check_followed(lua_State *L, ei_socket *s)
 static int socket_feed(lua_State *L)
 {
 	ei_socket *s = check_socket(L);
-	ei_stream *st = check_followed(L, s);
+	ei_joblog *st = check_followed(L, s);
 	size_t len;
 	const char *text = luaL_checklstring(L, 3, &len);
 	ei_queue_mark before = queue_mark(st);
-	int rc = ei_stream_backfill(st, text, len);
+	int rc = ei_joblog_backfill(st, text, len);
 	queue_changed(s, st, before);
 	if (rc < 0)
 		return luaL_error(L, "out of memory");
@@ -1521,9 +1521,9 @@ static int socket_feed(lua_State *L)
 static int socket_flush(lua_State *L)
 {
 	ei_socket *s = check_socket(L);
-	ei_stream *st = check_followed(L, s);
+	ei_joblog *st = check_followed(L, s);
 	ei_queue_mark before = queue_mark(st);
-	int rc = ei_stream_flush(st);
+	int rc = ei_joblog_flush(st);
 	queue_changed(s, st, before);
 	if (rc < 0)
 		return luaL_error(L, "out of memory");
@@ -1536,7 +1536,7 @@ static int socket_flush(lua_State *L)
 static int socket_lag(lua_State *L)
 {
 	ei_socket *s = check_socket(L);
-	ei_stream *st = find_job(s, check_job(L, 2));
+	ei_joblog *st = find_job(s, check_job(L, 2));
 	if (!st || !st->overflow)
 		lua_pushnil(L);
 	else
@@ -1552,7 +1552,7 @@ static int socket_lag(lua_State *L)
 static int socket_align(lua_State *L)
 {
 	ei_socket *s = check_socket(L);
-	ei_stream *st = check_followed(L, s);
+	ei_joblog *st = check_followed(L, s);
 	size_t len;
 	const char *text = luaL_checklstring(L, 3, &len);
 	ei_backfill_marks m = { .to_end = lua_toboolean(L, 5) };
@@ -1566,9 +1566,9 @@ static int socket_align(lua_State *L)
 	if (m.to_end || (st->overflow && st->lost))
 		span = ei_backfill_align(text, len, &m);
 	ei_queue_mark before = queue_mark(st);
-	ei_stream_drop_partial(st);
+	ei_joblog_drop_partial(st);
 	if (m.to_end)
-		ei_stream_overflow(st);
+		ei_joblog_overflow(st);
 	st->aligned_lost = st->lost;
 	queue_changed(s, st, before);
 	lua_pushinteger(L, (lua_Integer)span.from + 1);
@@ -1582,8 +1582,8 @@ static int socket_align(lua_State *L)
 static int socket_recover(lua_State *L)
 {
 	ei_socket *s = check_socket(L);
-	ei_stream *st = check_followed(L, s);
-	lua_pushboolean(L, ei_stream_recover(st));
+	ei_joblog *st = check_followed(L, s);
+	lua_pushboolean(L, ei_joblog_recover(st));
 	return 1;
 }
 
