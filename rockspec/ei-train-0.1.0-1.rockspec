@@ -31,7 +31,8 @@ build = {
       sources = {
         "src/core.c", "src/pollset.c", "src/client.c", "src/http.c", "src/libcurl.c", "src/json.c",
         "src/mime.c", "src/download.c", "src/sha256.c", "src/terminal.c",
-        "src/schema.c", "src/gen/spec.c", "src/engineio.c", "src/joblog.c", "src/backfill.c", "src/socket.c",
+        "src/schema.c", "src/gen/spec.c", "src/engineio.c", "src/joblog.c", "src/backfill.c",
+        "src/url.c", "src/resolve.c", "src/socket.c", "src/platform/wakeup_eventfd.c",
       },
       defines = { "_POSIX_C_SOURCE=200809L" },
       incdirs = { "src", "$(CJSON_INCDIR)/cjson", "$(WEBSOCKETS_INCDIR)" },

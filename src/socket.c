@@ -15,21 +15,15 @@
  * across reconnects: the TLS settings (CA file) and the callback's user pointer
  * are per context in lws 4.1, and sockets (one per project) stay independent.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
-#include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <libwebsockets.h>
 
@@ -38,7 +32,9 @@
 #include "backfill.h"
 #include "engineio.h"
 #include "pollset.h"
+#include "resolve.h"
 #include "joblog.h"
+#include "url.h"
 
 #define EI_SOCKET_MT "ei.Socket"
 
@@ -70,30 +66,6 @@ typedef struct {
 	uint64_t connects, pings_sent, pongs_received, pings_received, flow_stops, overflows;
 } ei_socket_stats;
 
-#define MAX_ADDRS 4
-typedef char ei_addr[INET6_ADDRSTRLEN];
-
-/* A name resolution running in its own thread. Both sides hold a reference;
- * the thread signals `efd` when `done`. */
-typedef struct {
-	atomic_int refs;
-	atomic_int done;
-	int efd;
-	int err;
-	char host[256], port[8];
-	ei_addr addrs[MAX_ADDRS];
-	int n_addrs;
-} ei_resolve;
-
-typedef struct {
-	char host[256];	  /* without brackets */
-	char header[272]; /* Host header value: host[:port] */
-	int port;
-	int tls;
-	char *path; /* with the query: holds the token */
-	char *token;
-} ei_url;
-
 typedef struct ei_socket {
 	ei_watch watch;
 	ei_poll *poll;
@@ -113,7 +85,7 @@ typedef struct ei_socket {
 	int ctx_tls;
 	struct lws *wsi;
 	ei_phase phase;
-	ei_addr addrs[MAX_ADDRS]; /* tried in order until TCP connects */
+	ei_addr addrs[EI_RESOLVE_MAX]; /* tried in order until TCP connects */
 	int n_addrs, next_addr, try_next;
 	int cert_failed;
 	int fd;
@@ -146,16 +118,6 @@ static ei_socket *of_watch(ei_watch *w)
 
 /* ---- Failure state ----------------------------------------------------- */
 
-/* The token must never leak through a message, even one lws wrote. */
-static void scrub(const ei_socket *s, char *msg)
-{
-	const char *t = s->url.token;
-	size_t tl = t ? strlen(t) : 0;
-	char *at;
-	while (tl >= 4 && (at = strstr(msg, t)))
-		memset(at, '*', tl);
-}
-
 /* The first failure of a connection is the one reported. */
 static void set_closed(ei_socket *s, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -167,7 +129,7 @@ static void set_closed(ei_socket *s, const char *code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(s->msg, sizeof s->msg, fmt, ap);
 	va_end(ap);
-	scrub(s, s->msg);
+	ei_url_scrub(&s->url, s->msg);
 	s->code = code;
 	s->state = ST_CLOSED;
 	s->phase = PH_NONE;
@@ -697,9 +659,9 @@ static void sync_fds(ei_socket *s)
 	if (!s->poll)
 		return;
 	if (s->resolve) {
-		if (s->fd != s->resolve->efd) {
+		if (s->fd != ei_resolve_fd(s->resolve)) {
 			unwatch(s, s->fd);
-			s->fd = s->resolve->efd;
+			s->fd = ei_resolve_fd(s->resolve);
 			s->fd_events = EI_POLL_IN;
 			ei_poll_fd(s->poll, s->fd, EI_POLL_IN, &s->watch);
 		}
@@ -764,14 +726,6 @@ static void service_ready(ei_socket *s, int fd, unsigned revents)
 	sync_fds(s);
 }
 
-static void release_resolve(ei_resolve *r)
-{
-	if (atomic_fetch_sub(&r->refs, 1) == 1) {
-		close(r->efd);
-		free(r);
-	}
-}
-
 /* Drop the current connection attempt or connection without a word to Lua. */
 static void drop_connection(ei_socket *s)
 {
@@ -780,8 +734,8 @@ static void drop_connection(ei_socket *s)
 	if (wsi)
 		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
 	if (s->resolve) {
-		unwatch(s, s->resolve->efd);
-		release_resolve(s->resolve);
+		unwatch(s, ei_resolve_fd(s->resolve));
+		ei_resolve_release(s->resolve);
 		s->resolve = NULL;
 		s->fd = -1;
 		s->fd_events = 0;
@@ -803,69 +757,6 @@ static void destroy_context(ei_socket *s)
 }
 
 /* ---- Connecting -------------------------------------------------------- */
-
-static void free_url(ei_url *u)
-{
-	free(u->path);
-	free(u->token);
-	memset(u, 0, sizeof *u);
-}
-
-/* ws[s]://host[:port][/path]; returns an error text or NULL. */
-static const char *parse_url(const char *url, ei_url *u)
-{
-	memset(u, 0, sizeof *u);
-	const char *p;
-	if (strncmp(url, "ws://", 5) == 0)
-		p = url + 5;
-	else if (strncmp(url, "wss://", 6) == 0)
-		p = url + 6, u->tls = 1;
-	else
-		return "the URL must start with ws:// or wss://";
-	const char *end = p + strcspn(p, "/?#"), *hend = end, *colon = NULL;
-	if (*p == '[') {
-		const char *close = memchr(p, ']', (size_t)(end - p));
-		if (!close)
-			return "bad IPv6 address in the URL";
-		colon = close[1] == ':' ? close + 1 : NULL;
-		hend = close + 1;
-	} else {
-		colon = memchr(p, ':', (size_t)(end - p));
-		if (colon)
-			hend = colon;
-	}
-	const char *h = *p == '[' ? p + 1 : p;
-	size_t hl = (size_t)(hend - h) - (*p == '[');
-	if (hl == 0 || hl >= sizeof u->host)
-		return "bad host in the URL";
-	memcpy(u->host, h, hl);
-	u->port = u->tls ? 443 : 80;
-	if (colon) {
-		char *e;
-		long port = strtol(colon + 1, &e, 10);
-		if (e != end || port <= 0 || port > 65535)
-			return "bad port in the URL";
-		u->port = (int)port;
-	}
-	int v6 = *p == '[';
-	if ((u->tls ? 443 : 80) == u->port)
-		snprintf(u->header, sizeof u->header, v6 ? "[%s]" : "%s", u->host);
-	else
-		snprintf(u->header, sizeof u->header, v6 ? "[%s]:%d" : "%s:%d", u->host, u->port);
-	u->path = *end == '/' ? strdup(end) : malloc(strlen(end) + 2);
-	if (!u->path)
-		return "out of memory";
-	if (*end != '/')
-		sprintf(u->path, "/%s", end);
-	const char *t = strstr(u->path, "token=");
-	if (t) {
-		t += 6;
-		u->token = strndup(t, strcspn(t, "&#"));
-		if (!u->token)
-			return "out of memory";
-	}
-	return NULL;
-}
 
 static void log_nothing(int level, const char *line)
 {
@@ -936,61 +827,11 @@ static void start_lws(ei_socket *s)
 		s->wsi = NULL;
 }
 
-static void *resolve_main(void *arg)
-{
-	ei_resolve *r = arg;
-	struct addrinfo hints, *res = NULL;
-	memset(&hints, 0, sizeof hints);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_ADDRCONFIG;
-	r->err = getaddrinfo(r->host, r->port, &hints, &res);
-	for (const struct addrinfo *ai = r->err ? NULL : res; ai && r->n_addrs < MAX_ADDRS; ai = ai->ai_next) {
-		const void *a = ai->ai_family == AF_INET6 ? (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr
-							  : (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr;
-		if (inet_ntop(ai->ai_family, a, r->addrs[r->n_addrs], sizeof r->addrs[0]))
-			r->n_addrs++;
-	}
-	if (!r->err)
-		freeaddrinfo(res);
-	atomic_store(&r->done, 1);
-	uint64_t one = 1;
-	ssize_t n = write(r->efd, &one, sizeof one);
-	(void)n;
-	release_resolve(r);
-	return NULL;
-}
-
 static int start_resolve(ei_socket *s)
 {
-	ei_resolve *r = calloc(1, sizeof *r);
-	if (!r)
+	s->resolve = ei_resolve_start(s->url.host, s->url.port);
+	if (!s->resolve)
 		return -1;
-	r->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	atomic_init(&r->refs, 2);
-	atomic_init(&r->done, 0);
-	snprintf(r->host, sizeof r->host, "%s", s->url.host);
-	snprintf(r->port, sizeof r->port, "%d", s->url.port);
-	pthread_attr_t attr;
-	pthread_t th;
-	sigset_t all, old;
-	int ok = r->efd >= 0 && pthread_attr_init(&attr) == 0;
-	if (ok) {
-		/* The host's signals stay with the host's threads. */
-		sigfillset(&all);
-		pthread_sigmask(SIG_SETMASK, &all, &old);
-		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		ok = pthread_create(&th, &attr, resolve_main, r) == 0;
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-		pthread_attr_destroy(&attr);
-	}
-	if (!ok) {
-		if (r->efd >= 0)
-			close(r->efd);
-		free(r);
-		return -1;
-	}
-	s->resolve = r;
 	s->phase = PH_RESOLVING;
 	return 0;
 }
@@ -998,30 +839,19 @@ static int start_resolve(ei_socket *s)
 static void on_resolved(ei_socket *s)
 {
 	ei_resolve *r = s->resolve;
-	if (!atomic_load(&r->done))
+	if (!ei_resolve_done(r))
 		return;
-	unwatch(s, r->efd);
+	unwatch(s, ei_resolve_fd(r));
 	s->fd = -1;
 	s->fd_events = 0;
 	s->resolve = NULL;
-	if (r->err || !r->n_addrs) {
-		set_closed(s, EI_ECONNECT, "cannot resolve %s: %s", s->url.host,
-			   r->err ? gai_strerror(r->err) : "no address");
-	} else {
-		memcpy(s->addrs, r->addrs, sizeof s->addrs);
-		s->n_addrs = r->n_addrs;
+	const char *error;
+	s->n_addrs = ei_resolve_addrs(r, s->addrs, &error);
+	if (!s->n_addrs)
+		set_closed(s, EI_ECONNECT, "cannot resolve %s: %s", s->url.host, error);
+	else
 		start_lws(s);
-	}
-	release_resolve(r);
-}
-
-/* A literal address needs no resolver: write it to out. */
-static int numeric_host(const char *host, ei_addr out)
-{
-	unsigned char buf[sizeof(struct in6_addr)];
-	if (inet_pton(AF_INET, host, buf) == 1)
-		return inet_ntop(AF_INET, buf, out, sizeof(ei_addr)) != NULL;
-	return inet_pton(AF_INET6, host, buf) == 1 && inet_ntop(AF_INET6, buf, out, sizeof(ei_addr)) != NULL;
+	ei_resolve_release(r);
 }
 
 /* ---- The watch --------------------------------------------------------- */
@@ -1030,7 +860,7 @@ static void watch_ready(ei_watch *w, int fd, unsigned revents)
 {
 	ei_socket *s = of_watch(w);
 	(void)revents;
-	if (s->resolve && fd == s->resolve->efd) {
+	if (s->resolve && fd == ei_resolve_fd(s->resolve)) {
 		on_resolved(s);
 		sync_fds(s);
 		return;
@@ -1219,10 +1049,10 @@ static int socket_connect(lua_State *L)
 	if (!s->poll)
 		return luaL_error(L, "the client of this socket is closed");
 	drop_connection(s);
-	free_url(&s->url);
-	const char *bad = parse_url(url, &s->url);
+	ei_url_free(&s->url);
+	const char *bad = ei_url_parse(url, &s->url);
 	if (bad) {
-		free_url(&s->url);
+		ei_url_free(&s->url);
 		return luaL_argerror(L, 2, bad);
 	}
 	copy_opt(s->ca_file, sizeof s->ca_file, ei_client_ca_file(c));
@@ -1233,7 +1063,7 @@ static int socket_connect(lua_State *L)
 	s->connect_due = ei_now_ms() + s->hello_ms;
 	s->lws_due = -1;
 	s->n_addrs = s->next_addr = 0;
-	if (numeric_host(s->url.host, s->addrs[0])) {
+	if (ei_resolve_numeric(s->url.host, s->addrs[0])) {
 		s->n_addrs = 1;
 		start_lws(s);
 	}
@@ -1648,7 +1478,7 @@ static int socket_close(lua_State *L)
 	ei_bytes_free(&s->out);
 	free(s->tx);
 	s->tx = NULL;
-	free_url(&s->url);
+	ei_url_free(&s->url);
 	s->closed = 1;
 	lua_pushboolean(L, 1);
 	return 1;
