@@ -1,9 +1,10 @@
 /* libFuzzer target: Engine.IO / Socket.IO text frames through ei_eio_parse and
  * ei_eio_event_parse into the job logs of joblog.c, dispatched in the
- * order src/socket.c does it (on_receive -> on_message -> packet handler ->
- * event handler), and drained (peek, pop, trim) as socket_next/socket_drain do.
- * The dispatch of socket.c is static and tied to libwebsockets, so it is
- * mirrored here over the same public functions.
+ * order src/wscallback.c and src/dispatch.c do it (on_receive ->
+ * ei_dispatch_message -> packet handler -> event handler), and drained (peek,
+ * pop, trim) as l_socket_next/l_socket_drain do. That dispatch works on a
+ * websocket tied to libwebsockets, so it is mirrored here over the same
+ * public functions.
  *
  * Input: one setup byte, then records, each an operation byte and its operands:
  *   setup  bits 0-1: jobs followed (1 + n % 3), ids 1, 2, 123456789012
@@ -40,7 +41,7 @@ typedef struct {
 	ei_bytes rx, scratch, str;
 } sim;
 
-/* ---- socket.c's subscribe() and the checks on what it sends -------------- */
+/* ---- dispatch.c's subscribe and the checks on what it sends ------------- */
 
 static void subscribe(ei_joblog *st)
 {
@@ -219,7 +220,7 @@ static void check_json_string(sim *s, const char *p, size_t n)
 	cJSON_Delete(j);
 }
 
-/* ---- Incoming frames, as socket.c's on_message and its handlers ---------- */
+/* ---- Incoming frames, as dispatch.c's ei_dispatch_message and handlers --- */
 
 static void on_event(sim *s, const ei_eio_packet *pk)
 {

@@ -16,7 +16,7 @@
  * Outside the window everything is delivered. The partial last line stays in
  * the buffer across frames and reconnects, so the cut can fall anywhere.
  *
- * Overflow. A job whose reader is behind stops keeping lines (socket.c decides
+ * Overflow. A job whose reader is behind stops keeping lines (jobset.c decides
  * when) so that the socket can go on reading for the others. De-duplication
  * goes on; the new lines are only counted, and the last one is remembered by
  * its hash. Lua then fetches the stored log, which src/backfill.c aligns with
