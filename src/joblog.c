@@ -1,4 +1,4 @@
-/* The log stream of one followed job.
+/* The log of one followed job (ei_joblog; in Lua, a job's events on an ei.stream).
  *
  * De-duplication. `total` counts the bytes of the job's log delivered so far;
  * when payloads carry timestamps, `last_ts` is the newest one delivered and
@@ -16,33 +16,33 @@
  * Outside the window everything is delivered. The partial last line stays in
  * the buffer across frames and reconnects, so the cut can fall anywhere.
  *
- * Overflow. A job whose reader is behind stops keeping lines (socket.c decides
+ * Overflow. A job whose reader is behind stops keeping lines (jobset.c decides
  * when) so that the socket can go on reading for the others. De-duplication
  * goes on; the new lines are only counted, and the last one is remembered by
  * its hash. Lua then fetches the stored log, which src/backfill.c aligns with
  * the lines kept (by the last line delivered) and the lines lost (by the last
- * one's hash), and feeds the missing lines back; ei_stream_recover ends it.
+ * one's hash), and feeds the missing lines back; ei_joblog_recover ends it.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "stream.h"
+#include "joblog.h"
 
-void ei_stream_init(ei_stream *s, int64_t job, size_t max_line)
+void ei_joblog_init(ei_joblog *s, int64_t job, size_t max_line)
 {
 	memset(s, 0, sizeof *s);
 	s->job = job;
 	s->max_line = max_line ? max_line : SIZE_MAX;
 }
 
-void ei_stream_free(ei_stream *s)
+void ei_joblog_free(ei_joblog *s)
 {
 	free(s->ev);
 	free(s->text);
 	memset(s, 0, sizeof *s);
 }
 
-void ei_stream_resubscribe(ei_stream *s)
+void ei_joblog_resubscribe(ei_joblog *s)
 {
 	s->replaying = s->total > 0;
 	s->seen_at_ts = 0;
@@ -56,7 +56,7 @@ static size_t min_size(uint64_t a, size_t b)
 }
 
 /* How many leading bytes of this payload were delivered before. */
-static size_t duplicate_prefix(ei_stream *s, size_t len, int has_ts, double ts)
+static size_t duplicate_prefix(ei_joblog *s, size_t len, int has_ts, double ts)
 {
 	if (!s->replaying)
 		return 0;
@@ -78,7 +78,7 @@ static size_t duplicate_prefix(ei_stream *s, size_t len, int has_ts, double ts)
 	return min_size(left, len);
 }
 
-static void account(ei_stream *s, size_t delivered, int has_ts, double ts)
+static void account(ei_joblog *s, size_t delivered, int has_ts, double ts)
 {
 	s->total += delivered;
 	if (!has_ts)
@@ -95,9 +95,9 @@ static void account(ei_stream *s, size_t delivered, int has_ts, double ts)
 /* ---- Queue ------------------------------------------------------------- */
 
 /* Give back the text and events Lua already took, when that is worth a move. */
-static void compact(ei_stream *s)
+static void compact(ei_joblog *s)
 {
-	size_t keep = s->text_len - ei_stream_bytes(s); /* the first byte still wanted */
+	size_t keep = s->text_len - ei_joblog_bytes(s); /* the first byte still wanted */
 	if (keep > 0 && (s->ev_head == s->ev_len || keep >= s->text_len / 2)) {
 		memmove(s->text, s->text + keep, s->text_len - keep);
 		s->text_len -= keep;
@@ -130,7 +130,7 @@ static int grow(void **p, size_t *cap, size_t need, size_t size)
 	return 0;
 }
 
-static int push(ei_stream *s, ei_sev e)
+static int push(ei_joblog *s, ei_sev e)
 {
 	if (grow((void **)&s->ev, &s->ev_cap, s->ev_len + 1, sizeof *s->ev) < 0)
 		return -1;
@@ -140,7 +140,7 @@ static int push(ei_stream *s, ei_sev e)
 	return 0;
 }
 
-static int emit_line(ei_stream *s, size_t off, size_t len)
+static int emit_line(ei_joblog *s, size_t off, size_t len)
 {
 	const char *line = s->text + off;
 	if (len && line[len - 1] == '\r')
@@ -164,7 +164,7 @@ static int emit_line(ei_stream *s, size_t off, size_t len)
 	return 0;
 }
 
-static int append_lines(ei_stream *s, const char *p, size_t n)
+static int append_lines(ei_joblog *s, const char *p, size_t n)
 {
 	if (n == 0)
 		return 0; /* and the text buffer may not exist yet */
@@ -194,7 +194,7 @@ static int append_lines(ei_stream *s, const char *p, size_t n)
 
 /* ---- Overflow ---------------------------------------------------------- */
 
-static void end_lost_line(ei_stream *s)
+static void end_lost_line(ei_joblog *s)
 {
 	s->lost++;
 	s->lost_hash = s->part_hash;
@@ -205,7 +205,7 @@ static void end_lost_line(ei_stream *s)
 }
 
 /* Count lines without keeping them; lines split as append_lines splits them. */
-static void count_lost(ei_stream *s, const char *p, size_t n)
+static void count_lost(ei_joblog *s, const char *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		char c = p[i];
@@ -230,7 +230,7 @@ static void count_lost(ei_stream *s, const char *p, size_t n)
 	}
 }
 
-void ei_stream_overflow(ei_stream *s)
+void ei_joblog_overflow(ei_joblog *s)
 {
 	if (s->overflow)
 		return;
@@ -242,9 +242,9 @@ void ei_stream_overflow(ei_stream *s)
 	s->text_len = s->line;
 }
 
-void ei_stream_let_go(ei_stream *s)
+void ei_joblog_let_go(ei_joblog *s)
 {
-	ei_stream_overflow(s);
+	ei_joblog_overflow(s);
 	uint64_t n = 0;
 	const ei_sev *last = NULL;
 	for (size_t i = s->ev_head; i < s->ev_len; i++)
@@ -260,13 +260,13 @@ void ei_stream_let_go(ei_stream *s)
 	s->text_len = s->line = 0;
 }
 
-void ei_stream_drop_partial(ei_stream *s)
+void ei_joblog_drop_partial(ei_joblog *s)
 {
 	if (!s->overflow)
 		s->text_len = s->line;
 }
 
-int ei_stream_recover(ei_stream *s)
+int ei_joblog_recover(ei_joblog *s)
 {
 	if (!s->overflow)
 		return 1;
@@ -277,7 +277,7 @@ int ei_stream_recover(ei_stream *s)
 	return 1;
 }
 
-int ei_stream_feed(ei_stream *s, const char *data, size_t len, int has_ts, double ts)
+int ei_joblog_feed(ei_joblog *s, const char *data, size_t len, int has_ts, double ts)
 {
 	size_t skip = duplicate_prefix(s, len, has_ts, ts);
 	if (skip) {
@@ -292,12 +292,12 @@ int ei_stream_feed(ei_stream *s, const char *data, size_t len, int has_ts, doubl
 	return 0;
 }
 
-int ei_stream_backfill(ei_stream *s, const char *data, size_t len)
+int ei_joblog_backfill(ei_joblog *s, const char *data, size_t len)
 {
 	return append_lines(s, data, len);
 }
 
-int ei_stream_flush(ei_stream *s)
+int ei_joblog_flush(ei_joblog *s)
 {
 	if (s->overflow) {
 		if (s->part_len || s->part_cr)
@@ -314,11 +314,11 @@ int ei_stream_flush(ei_stream *s)
 
 /* The server says so once per subscription and twice per frame pair (named
  * and bare job-finished): the first one counts. */
-int ei_stream_end(ei_stream *s, int success)
+int ei_joblog_end(ei_joblog *s, int success)
 {
 	if (s->ended)
 		return 0;
-	if (ei_stream_flush(s) < 0)
+	if (ei_joblog_flush(s) < 0)
 		return -1;
 	s->ended = 1;
 	return push(s, (ei_sev){ .type = EI_SEV_ENDED, .success = success > 0, .off = s->text_len });
@@ -333,7 +333,7 @@ int ei_stream_end(ei_stream *s, int success)
 #define KEEP_TEXT 1024
 #define SPARE_FACTOR 8
 
-void ei_stream_trim(ei_stream *s)
+void ei_joblog_trim(ei_joblog *s)
 {
 	if (s->ev_head != s->ev_len)
 		return;
