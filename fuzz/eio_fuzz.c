@@ -122,8 +122,8 @@ static void drain(sim *s, int i, size_t max)
 			break;
 		}
 		FZ_CHECK(ei_joblog_queued(st) > 0);
-		FZ_CHECK(ei_joblog_bytes(st) <= st->text_len);
-		FZ_CHECK(e->off <= st->text_len && e->len <= st->text_len - e->off);
+		FZ_CHECK(ei_joblog_bytes(st) <= st->text.len);
+		FZ_CHECK(e->off <= st->text.len && e->len <= st->text.len - e->off);
 		/* socket.c reads the text of LOG and METRICS events only */
 		const char *line = e->type == EI_SEV_ENDED ? NULL : ei_joblog_text(st, e);
 		size_t pos = 0;

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buffer.h"
+
 typedef enum { EI_SEV_LOG, EI_SEV_PROGRESS, EI_SEV_METRICS, EI_SEV_ENDED } ei_sev_type;
 
 typedef struct {
@@ -30,11 +32,10 @@ typedef struct ei_joblog {
 	uint64_t replay_total; /* `total` when the resubscription was sent */
 	uint64_t dup_bytes, dup_payloads;
 
-	/* Queue: events ev[head..len) refer to text; text[line..text_len) is the partial line. */
-	ei_sev *ev;
-	size_t ev_head, ev_len, ev_cap;
-	char *text;
-	size_t text_len, text_cap, line;
+	/* Queue: the ei_sev records of `events` from ev_head on refer to text;
+	 * text.p[line..text.len) is the partial line. */
+	ei_buf events, text;
+	size_t ev_head, line;
 	size_t ev_peak, text_peak; /* the most of each held since the queue was last empty */
 	size_t max_line; /* a partial line this long is delivered as a line */
 
@@ -51,6 +52,17 @@ typedef struct ei_joblog {
 	size_t lost_len, part_len;
 	int part_cr;
 } ei_joblog;
+
+/* The queue's events, and the index one past the last. */
+static inline ei_sev *ei_joblog_events(const ei_joblog *s)
+{
+	return (ei_sev *)(void *)s->events.p;
+}
+
+static inline size_t ei_joblog_ev_end(const ei_joblog *s)
+{
+	return s->events.len / sizeof(ei_sev);
+}
 
 /* A line's identity for alignment: FNV-1a over its bytes, without the \r\n. */
 #define EI_LINE_HASH_START 14695981039346656037u
@@ -98,32 +110,32 @@ int ei_joblog_recover(ei_joblog *s);
 /* The queue, inline: it is read for every event. */
 static inline size_t ei_joblog_queued(const ei_joblog *s)
 {
-	return s->ev_len - s->ev_head;
+	return ei_joblog_ev_end(s) - s->ev_head;
 }
 
 /* Bytes of text the queue holds: from its first event's line, or the partial line. */
 static inline size_t ei_joblog_bytes(const ei_joblog *s)
 {
-	return s->text_len - (s->ev_head < s->ev_len ? s->ev[s->ev_head].off : s->line);
+	return s->text.len - (s->ev_head < ei_joblog_ev_end(s) ? ei_joblog_events(s)[s->ev_head].off : s->line);
 }
 
 /* The next event, or NULL; valid until the next call to any function above. */
 static inline const ei_sev *ei_joblog_peek(const ei_joblog *s)
 {
-	return s->ev_head < s->ev_len ? &s->ev[s->ev_head] : NULL;
+	return s->ev_head < ei_joblog_ev_end(s) ? &ei_joblog_events(s)[s->ev_head] : NULL;
 }
 
 static inline void ei_joblog_pop(ei_joblog *s)
 {
-	if (s->ev_head < s->ev_len)
+	if (s->ev_head < ei_joblog_ev_end(s))
 		s->ev_head++;
-	if (s->ev_head == s->ev_len)
-		s->ev_head = s->ev_len = 0;
+	if (s->ev_head == ei_joblog_ev_end(s))
+		s->ev_head = s->events.len = 0;
 }
 
 static inline const char *ei_joblog_text(const ei_joblog *s, const ei_sev *e)
 {
-	return s->text + e->off;
+	return s->text.p + e->off;
 }
 
 /* Give back the memory of an empty queue beyond a small reserve (a job may stay
