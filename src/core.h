@@ -5,16 +5,7 @@
 #include <lua.h>
 #include <lauxlib.h>
 
-/* Error codes of the public contract (nil, message, code). */
-#define EI_EINVAL "EINVAL"
-#define EI_EAUTH "EAUTH"
-#define EI_EAPI "EAPI"
-#define EI_EHTTP "EHTTP"
-#define EI_ETIMEDOUT "ETIMEDOUT"
-#define EI_ECONNECT "ECONNECT"
-#define EI_EPROTO "EPROTO"
-#define EI_ECLOSED "ECLOSED"
-#define EI_ECANCELED "ECANCELED"
+#include "errors.h"
 
 /* Push nil, a formatted message and a code; return 3 for `return ei_fail(...)`. */
 int ei_fail(lua_State *L, const char *code, const char *fmt, ...);

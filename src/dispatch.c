@@ -1,7 +1,7 @@
 /* Socket.IO dispatch (dispatch.h): tables from packet kind and event kind to
  * handler, each returning 0, or -1 to close the connection. Handlers run
  * inside libwebsockets callbacks: they fill C buffers and queues only. */
-#include "core.h"
+#include "errors.h"
 #include "dispatch.h"
 
 /* Out of memory inside a libwebsockets callback, where nothing may raise: the

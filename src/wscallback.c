@@ -8,7 +8,7 @@
 
 #include <libwebsockets.h>
 
-#include "core.h"
+#include "errors.h"
 #include "dispatch.h"
 #include "websocket.h"
 
