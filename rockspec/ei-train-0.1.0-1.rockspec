@@ -31,16 +31,12 @@ build = {
       sources = {
         "src/core.c", "src/pollset.c", "src/client.c", "src/http.c", "src/libcurl.c", "src/json.c",
         "src/mime.c", "src/download.c", "src/sha256.c", "src/terminal.c",
-<<<<<<< HEAD
         "src/buffer.c", "src/luabuf.c", "src/jsontext.c", "src/jsonvalue.c", "src/jsonwrite.c",
         "src/message.c", "src/suggest.c", "src/lookup.c", "src/validate.c", "src/walk_table.c",
         "src/operation.c", "src/schema.c", "src/gen/spec.c",
-        "src/engineio.c", "src/stream.c", "src/backfill.c", "src/socket.c",
-=======
-        "src/schema.c", "src/gen/spec.c", "src/engineio.c", "src/joblog.c", "src/backfill.c",
+        "src/engineio.c", "src/joblog.c", "src/backfill.c",
         "src/url.c", "src/resolve.c", "src/jobset.c", "src/dispatch.c", "src/wscallback.c", "src/websocket.c",
         "src/socket.c", "src/platform/wakeup_eventfd.c",
->>>>>>> socket
       },
       defines = { "_POSIX_C_SOURCE=200809L" },
       incdirs = { "src", "$(CJSON_INCDIR)/cjson", "$(WEBSOCKETS_INCDIR)" },
