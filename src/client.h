@@ -1,4 +1,4 @@
-/* The client (`ei.Client`): one libcurl multi handle and one epoll set. */
+/* The client (`ei.Client`): one libcurl multi handle and one readiness set. */
 #ifndef EI_CLIENT_H
 #define EI_CLIENT_H
 
