@@ -42,7 +42,7 @@ build = {
   modules = {
     -- Any POSIX system (macOS, the BSDs, musl): poll(2), a pipe, libcurl linked.
     ["ei.core"] = {
-      sources = core_with { "src/platform/pollset_poll.c", "src/platform/libcurl_linked.c" },
+      sources = core_with { "src/platform/pollset_poll.c", "src/platform/wakeup_pipe.c", "src/platform/libcurl_linked.c" },
       defines = { "_POSIX_C_SOURCE=200809L" },
       incdirs = { "src", "$(CJSON_INCDIR)/cjson", "$(WEBSOCKETS_INCDIR)" },
       libdirs = { "$(CURL_LIBDIR)", "$(CJSON_LIBDIR)", "$(WEBSOCKETS_LIBDIR)" },
@@ -71,11 +71,11 @@ build = {
   -- luarocks merges a platform's lists into the ones above entry by entry, so
   -- each list here is as long as the one it replaces.
   platforms = {
-    -- Linux: epoll; libcurl opened on the first request (src/platform/libcurl_dlopen.c).
+    -- Linux: epoll, eventfd; libcurl opened on the first request (libcurl_dlopen.c).
     linux = {
       modules = {
         ["ei.core"] = {
-          sources = core_with { "src/platform/pollset_epoll.c", "src/platform/libcurl_dlopen.c" },
+          sources = core_with { "src/platform/pollset_epoll.c", "src/platform/wakeup_eventfd.c", "src/platform/libcurl_dlopen.c" },
           defines = { "_POSIX_C_SOURCE=200809L", 'EI_LIBCURL="libcurl.so.4"' },
           libraries = { "cjson", "websockets", "pthread", "dl" },
         },
