@@ -212,7 +212,6 @@ static int l_client_new(lua_State *L)
 	ei_client *c = lua_newuserdatauv(L, sizeof *c, 0);
 	memset(c, 0, sizeof *c);
 	c->closed = 1; /* until fully built, so __gc has nothing to free */
-	c->poll.epfd = -1;
 	luaL_setmetatable(L, EI_CLIENT_MT);
 	c->ca_file = opt_string(L, 1, "ca_file");
 	c->user_agent = opt_string(L, 1, "user_agent");
@@ -233,7 +232,7 @@ static int l_client_new(lua_State *L)
 
 static int l_client_pollfd(lua_State *L)
 {
-	lua_pushinteger(L, ei_client_check(L, 1)->poll.epfd);
+	lua_pushinteger(L, ei_poll_host_fd(&ei_client_check(L, 1)->poll));
 	return 1;
 }
 
@@ -244,21 +243,23 @@ static int l_client_events(lua_State *L)
 	return 1;
 }
 
-/* Seconds until a part of the client wants a step even without I/O, or nil. */
+/* timeout([inside]): seconds until the client wants a step, or nil. For a
+ * host that polls pollfd(), as the backend needs it (the poll backend caps it
+ * at a tick while descriptors are watched); with `inside`, for a wait inside
+ * step(timeout), which watches every descriptor itself: the deadlines alone. */
 static int l_client_timeout(lua_State *L)
 {
-	int64_t deadline = ei_poll_deadline(&ei_client_check(L, 1)->poll);
-	if (deadline < 0)
+	ei_client *c = ei_client_check(L, 1);
+	int64_t ms = lua_toboolean(L, 2) ? ei_poll_step_timeout(&c->poll) : ei_poll_host_timeout(&c->poll);
+	if (ms < 0)
 		lua_pushnil(L);
-	else {
-		int64_t left = deadline - ei_now_ms();
-		lua_pushnumber(L, left > 0 ? left / 1000.0 : 0.0);
-	}
+	else
+		lua_pushnumber(L, ms / 1000.0);
 	return 1;
 }
 
 /* step([timeout]): the ready work; with a timeout (seconds), first wait that
- * long at most for a descriptor, in the same epoll_wait. */
+ * long at most for a descriptor, in the same system call. */
 static int l_client_step(lua_State *L)
 {
 	ei_client *c = ei_client_check(L, 1);

@@ -128,7 +128,7 @@ function Client:keras_metadata(project_id, learn_id) end
 function Client:generate_features(project_id, dsp_id, fields, opts) end
 ---@return string|nil, string?, ei.Code?
 function Client:socket_token(project_id) end
----The client's descriptor, for a host's own loop: poll it, then `step`.
+---The client's descriptor, for a host's own loop: poll it for reading at most `timeout()` seconds, then `step`.
 ---@return integer
 function Client:pollfd() end
 ---@return string

@@ -294,8 +294,10 @@ function Context:tasks_timeout()
 end
 
 -- Seconds until the client's parts or tasks want a step without I/O, or nil.
-local function client_timeout(self)
-  local t = self.core:timeout()
+-- `inside`: for a wait inside step(timeout), which watches every descriptor
+-- itself, so the core's deadlines alone, never the tick of a poll(2) build.
+local function client_timeout(self, inside)
+  local t = self.core:timeout(inside)
   if self.tasks[1] or self.queued_tasks[1] then
     local tt = self:tasks_timeout()
     if tt and (not t or tt < t) then t = math.max(0, tt) end
@@ -332,12 +334,13 @@ function Pollable:timeout()
   end
   return t
 end
--- The block waiter's way: wait in the client's own epoll_wait and do the
--- work it finds, rather than poll(2) the descriptor and then step. Called
--- when ready() was just found false, so only the deadlines bound the wait.
+-- The block waiter's way: wait in the client's own system call (epoll_wait,
+-- or poll(2) over every descriptor) and do the work it finds, rather than
+-- poll(2) the descriptor and then step. Called when ready() was just found
+-- false, so only the deadlines bound the wait.
 function Pollable:wait_step()
   local ctx = context_of[self.client]
-  local t = client_timeout(ctx)
+  local t = client_timeout(ctx, true)
   if self.deadline then
     local left = math.max(0, self.deadline - core.monotime())
     if not t or left < t then t = left end
@@ -364,7 +367,14 @@ function Client:step()
   return step(open(self))
 end
 
---- The client's descriptor: readable when `step` has work.
+--- The client's descriptor: poll it for reading at most `timeout()` seconds,
+-- then `step()`.
+-- On the epoll build (Linux) it is an epoll descriptor, readable whenever
+-- any of the client's sockets is ready. On the poll(2) build (other systems,
+-- and Linux with `-DEI_POLLSET=poll`) no descriptor can say that: it is a
+-- pipe the client owns, readable once `timeout()` has found a socket ready,
+-- and `timeout()` answers at most 0.01 s while the client has sockets, so a
+-- loop that honours it steps at least every 10 ms and misses nothing.
 -- @treturn integer
 function Client:pollfd()
   return open(self).core:pollfd()
@@ -377,6 +387,8 @@ function Client:events()
 end
 
 --- Seconds until `step` has work without I/O (0: now), or nil.
+-- On the poll(2) build (see `pollfd`): 0 when a socket is ready now, and at
+-- most 0.01 while the client has sockets open.
 -- @treturn number|nil
 function Client:timeout()
   return client_timeout(open(self))

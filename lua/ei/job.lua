@@ -449,7 +449,9 @@ function Job:wait(timeout)
   return false, reason
 end
 
---- The job's descriptor for pollers: the client's descriptor.
+--- The job's descriptor for pollers: the client's descriptor (see
+-- `ei.Client:pollfd` for what it is on each build); poll it for reading at
+-- most `timeout()` seconds, then `step()`.
 -- @treturn integer
 function Job:pollfd()
   local s = state_of[self]
@@ -467,7 +469,8 @@ function Job:events()
 end
 
 --- Seconds until the job wants a `step` without I/O, or nil; 0 when an event
--- is ready.
+-- is ready. On the poll(2) build at most 0.01 while the client has sockets
+-- open (see `ei.Client:pollfd`).
 -- @treturn number|nil
 function Job:timeout()
   local s = state_of[self]
