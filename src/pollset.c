@@ -145,7 +145,7 @@ int64_t ei_poll_host_timeout(ei_poll *p)
 
 /* core.poll(fd, events, timeout): the one blocking wait, used by Lua's block
  * waiter and by ei.run; returns the events that are ready ("" on timeout). */
-static int poll_wait(lua_State *L)
+static int l_poll_wait(lua_State *L)
 {
 	int fd = (int)luaL_checkinteger(L, 1);
 	const char *events = luaL_optstring(L, 2, "r");
@@ -165,7 +165,7 @@ static int poll_wait(lua_State *L)
 
 /* core.poll_many({fd, events, fd, events, ...}, timeout): wait for any of
  * several descriptors; returns an array of the ready events per pair. */
-static int poll_many(lua_State *L)
+static int l_poll_many(lua_State *L)
 {
 	luaL_checktype(L, 1, LUA_TTABLE);
 	double timeout = luaL_optnumber(L, 2, -1);
@@ -195,7 +195,7 @@ static int poll_many(lua_State *L)
 }
 
 /* core.monotime(): seconds on a monotonic clock, for Lua's deadlines. */
-static int monotime(lua_State *L)
+static int l_poll_monotime(lua_State *L)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -205,6 +205,6 @@ static int monotime(lua_State *L)
 
 void ei_poll_open(lua_State *L)
 {
-	static const luaL_Reg fns[] = { { "poll", poll_wait }, { "poll_many", poll_many }, { "monotime", monotime }, { NULL, NULL } };
+	static const luaL_Reg fns[] = { { "poll", l_poll_wait }, { "poll_many", l_poll_many }, { "monotime", l_poll_monotime }, { NULL, NULL } };
 	luaL_setfuncs(L, fns, 0);
 }
