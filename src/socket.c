@@ -1431,6 +1431,45 @@ static int socket_next(lua_State *L)
 	return 1;
 }
 
+/* Take up to max of the job's queued events into the table at `into` (at
+ * 1..n, with t[n + 1] = nil; 0: a new table pushed on the stack); returns n.
+ * With split, an `ended` event comes alone: the batch stops before it, or
+ * holds only it. */
+static size_t take_batch(lua_State *L, ei_socket *s, ei_stream *st, lua_Integer max, int split, int into)
+{
+	size_t n = st ? ei_stream_queued(st) : 0;
+	if ((lua_Unsigned)max < n)
+		n = (size_t)max;
+	int given = into != 0;
+	if (!given) {
+		lua_createtable(L, n > INT32_MAX ? INT32_MAX : (int)n, 0);
+		into = lua_gettop(L);
+	}
+	size_t i = 0;
+	if (n) {
+		ei_queue_mark before = queue_mark(st);
+		while (i < n) {
+			const ei_sev *e = ei_stream_peek(st);
+			int alone = split && e->type == EI_SEV_ENDED;
+			if (alone && i > 0)
+				break;
+			push_event(L, st, e);
+			ei_stream_pop(st);
+			lua_rawseti(L, into, (lua_Integer)++i);
+			if (alone)
+				break;
+		}
+		ei_stream_trim(st);
+		queue_changed(s, st, before);
+		maybe_resume(s);
+	}
+	if (given) { /* what the table held before ends here */
+		lua_pushnil(L);
+		lua_rawseti(L, into, (lua_Integer)i + 1);
+	}
+	return i;
+}
+
 /* sock:drain(job_id [, max [, split]]) -> array of up to max events (all by
  * default). With split, an `ended` event comes alone: the array stops before
  * it, or holds only it. */
@@ -1440,28 +1479,69 @@ static int socket_drain(lua_State *L)
 	ei_stream *st = find_job(s, check_job(L, 2));
 	lua_Integer max = luaL_optinteger(L, 3, LUA_MAXINTEGER);
 	luaL_argcheck(L, max >= 0, 3, "must be >= 0");
-	int split = lua_toboolean(L, 4);
-	size_t n = st ? ei_stream_queued(st) : 0;
-	if ((lua_Unsigned)max < n)
-		n = (size_t)max;
-	lua_createtable(L, n > INT32_MAX ? INT32_MAX : (int)n, 0);
-	if (!n)
+	take_batch(L, s, st, max, lua_toboolean(L, 4), 0);
+	return 1;
+}
+
+/* Whether the job is followed the steady way: the socket open, the job
+ * keeping its lines. */
+static int steady(const ei_socket *s, const ei_stream *st)
+{
+	return st && s->poll && s->state == ST_OPEN && !st->overflow;
+}
+
+/* The events await took into its table: n, or false for none. */
+static int push_taken(lua_State *L, size_t n)
+{
+	if (n)
+		lua_pushinteger(L, (lua_Integer)n);
+	else
+		lua_pushboolean(L, 0);
+	return 1;
+}
+
+/* sock:await(job_id, max, until, batch) -> n | false | nil: the steady
+ * state's wait, in one call. When the job has no event queued, wait in the
+ * client's epoll_wait (one round: its descriptors serviced, its timers
+ * ticked) until something arrives, at most to `until` (monotonic seconds,
+ * core.monotime's clock) or the client's next timer. Then up to max events go
+ * into `batch` (a table the caller reuses) as drain(job_id, max, true) would
+ * take them: batch[1..n], batch[n + 1] = nil. false when none came (the time
+ * passed, a timer or other input woke the wait, a signal interrupted it); nil
+ * when the job is not followed the steady way (see steady()), and the caller
+ * checks why. It runs no Lua: a caller that may wait through a scheduler
+ * never calls it. */
+static int socket_await(lua_State *L)
+{
+	ei_socket *s = check_socket(L);
+	ei_stream *st = find_job(s, check_job(L, 2));
+	lua_Integer max = luaL_checkinteger(L, 3);
+	luaL_argcheck(L, max > 0, 3, "must be > 0");
+	double until = luaL_checknumber(L, 4);
+	luaL_checktype(L, 5, LUA_TTABLE);
+	if (st && ei_stream_queued(st))
+		return push_taken(L, take_batch(L, s, st, max, 1, 5));
+	if (!steady(s, st)) {
+		lua_pushnil(L);
 		return 1;
-	ei_queue_mark before = queue_mark(st);
-	for (size_t i = 1; i <= n; i++) {
-		const ei_sev *e = ei_stream_peek(st);
-		int alone = split && e->type == EI_SEV_ENDED;
-		if (alone && i > 1)
-			break;
-		push_event(L, st, e);
-		ei_stream_pop(st);
-		lua_rawseti(L, -2, (lua_Integer)i);
-		if (alone)
-			break;
 	}
-	ei_stream_trim(st);
-	queue_changed(s, st, before);
-	maybe_resume(s);
+	/* Milliseconds rounded up, so that once they have passed, until has. */
+	int64_t now = ei_now_ms();
+	int64_t until_ms = until < 1e15 ? (int64_t)ceil(until * 1000) : INT64_MAX;
+	if (now < until_ms) {
+		int64_t timeout = until_ms - now, timer = ei_poll_deadline(s->poll);
+		if (timer >= 0 && timer - now < timeout)
+			timeout = timer > now ? timer - now : 0;
+		if (ei_poll_step(s->poll, timeout < 2000000000 ? (int)timeout : 2000000000) < 0)
+			return ei_fail(L, EI_EPROTO, "cannot poll the client's descriptors");
+		if (ei_stream_queued(st))
+			return push_taken(L, take_batch(L, s, st, max, 1, 5));
+		if (!steady(s, st)) {
+			lua_pushnil(L);
+			return 1;
+		}
+	}
+	lua_pushboolean(L, 0);
 	return 1;
 }
 
@@ -1675,7 +1755,9 @@ void ei_socket_open(lua_State *L)
 		{ "lag", socket_lag },	       { "align", socket_align },   { "recover", socket_recover },
 		{ NULL, NULL },
 	};
-	static const luaL_Reg event_methods[] = { { "next", socket_next }, { "drain", socket_drain }, { NULL, NULL } };
+	static const luaL_Reg event_methods[] = {
+		{ "next", socket_next }, { "drain", socket_drain }, { "await", socket_await }, { NULL, NULL },
+	};
 	ei_new_class(L, EI_SOCKET_MT, methods, socket_close, socket_tostring);
 	luaL_getmetatable(L, EI_SOCKET_MT);
 	lua_getfield(L, -1, "__index");
