@@ -354,7 +354,7 @@ end
 -- the job is not in that state (the caller waits the general way).
 local function await(self, deadline)
   local stream = self.stream
-  if stream.state ~= "open" or self.pending[self.head] ~= nil or self.batch[self.taken + 1] ~= nil or self.closed
+  if stream.state ~= "open" or self.pending[self.head] or self.batch[self.taken + 1] or self.closed
     or self.final_status or self.fatal or self.stored_log or self.backfill or not self.client:waits_in_core() then
     return nil
   end
