@@ -1,9 +1,10 @@
 /* libFuzzer target: Engine.IO / Socket.IO text frames through ei_eio_parse and
- * ei_eio_event_parse into the job log streams of stream.c, dispatched in the
- * order src/socket.c does it (on_receive -> on_message -> packet handler ->
- * event handler), and drained (peek, pop, trim) as socket_next/socket_drain do.
- * The dispatch of socket.c is static and tied to libwebsockets, so it is
- * mirrored here over the same public functions.
+ * ei_eio_event_parse into the job logs of joblog.c, dispatched in the
+ * order src/wscallback.c and src/dispatch.c do it (on_receive ->
+ * ei_dispatch_message -> packet handler -> event handler), and drained (peek,
+ * pop, trim) as l_socket_next/l_socket_drain do. That dispatch works on a
+ * websocket tied to libwebsockets, so it is mirrored here over the same
+ * public functions.
  *
  * Input: one setup byte, then records, each an operation byte and its operands:
  *   setup  bits 0-1: jobs followed (1 + n % 3), ids 1, 2, 123456789012
@@ -24,7 +25,8 @@
 
 #include "engineio.h"
 #include "fuzz.h"
-#include "stream.h"
+#include "joblog.h"
+#include "jsontext.h"
 
 #define MAX_JOBS 3
 static const int64_t job_ids[MAX_JOBS] = { 1, 2, 123456789012 };
@@ -35,17 +37,17 @@ typedef enum { ST_CONNECTING, ST_OPEN, ST_CLOSED } state;
 typedef struct {
 	state st;
 	size_t max_line;
-	ei_stream *jobs[MAX_JOBS]; /* NULL: not followed */
+	ei_joblog *jobs[MAX_JOBS]; /* NULL: not followed */
 	int ended[MAX_JOBS];	   /* ENDED events drained since the job was followed */
-	ei_bytes rx, scratch, str;
+	ei_buf rx, scratch, str;
 } sim;
 
-/* ---- socket.c's subscribe() and the checks on what it sends -------------- */
+/* ---- dispatch.c's subscribe and the checks on what it sends ------------- */
 
-static void subscribe(ei_stream *st)
+static void subscribe(ei_joblog *st)
 {
 	char msg[EI_EIO_SUBSCRIBE_MAX];
-	ei_stream_resubscribe(st);
+	ei_joblog_resubscribe(st);
 	size_t n = ei_eio_subscribe(msg, st->job, st->has_ts ? st->last_ts : 0);
 	FZ_CHECK(n > 0 && n < EI_EIO_SUBSCRIBE_MAX);
 	ei_eio_packet pk = ei_eio_parse(msg, n);
@@ -57,7 +59,7 @@ static void subscribe(ei_stream *st)
 	cJSON_Delete(j);
 }
 
-static ei_stream *find_job(sim *s, int64_t job)
+static ei_joblog *find_job(sim *s, int64_t job)
 {
 	for (int i = 0; i < MAX_JOBS; i++)
 		if (s->jobs[i] && s->jobs[i]->job == job)
@@ -71,7 +73,7 @@ static void follow(sim *s, int i)
 		return;
 	s->jobs[i] = malloc(sizeof *s->jobs[i]);
 	FZ_CHECK(s->jobs[i] != NULL);
-	ei_stream_init(s->jobs[i], job_ids[i], s->max_line);
+	ei_joblog_init(s->jobs[i], job_ids[i], s->max_line);
 	s->ended[i] = 0;
 	if (s->st == ST_OPEN)
 		subscribe(s->jobs[i]);
@@ -81,7 +83,7 @@ static void unfollow(sim *s, int i)
 {
 	if (!s->jobs[i])
 		return;
-	ei_stream_free(s->jobs[i]);
+	ei_joblog_free(s->jobs[i]);
 	free(s->jobs[i]);
 	s->jobs[i] = NULL;
 }
@@ -110,20 +112,20 @@ static void metric_value(const char *p, size_t n)
 
 static void drain(sim *s, int i, size_t max)
 {
-	ei_stream *st = s->jobs[i];
+	ei_joblog *st = s->jobs[i];
 	if (!st)
 		return;
 	for (size_t k = 0; k < max; k++) {
-		const ei_sev *e = ei_stream_peek(st);
+		const ei_sev *e = ei_joblog_peek(st);
 		if (!e) {
-			FZ_CHECK(ei_stream_queued(st) == 0);
+			FZ_CHECK(ei_joblog_queued(st) == 0);
 			break;
 		}
-		FZ_CHECK(ei_stream_queued(st) > 0);
-		FZ_CHECK(ei_stream_bytes(st) <= st->text_len);
-		FZ_CHECK(e->off <= st->text_len && e->len <= st->text_len - e->off);
+		FZ_CHECK(ei_joblog_queued(st) > 0);
+		FZ_CHECK(ei_joblog_bytes(st) <= st->text.len);
+		FZ_CHECK(e->off <= st->text.len && e->len <= st->text.len - e->off);
 		/* socket.c reads the text of LOG and METRICS events only */
-		const char *line = e->type == EI_SEV_ENDED ? NULL : ei_stream_text(st, e);
+		const char *line = e->type == EI_SEV_ENDED ? NULL : ei_joblog_text(st, e);
 		size_t pos = 0;
 		ei_metric m;
 		int64_t epoch, epochs;
@@ -151,9 +153,9 @@ static void drain(sim *s, int i, size_t max)
 		default:
 			FZ_CHECK(!"unknown event type");
 		}
-		ei_stream_pop(st);
+		ei_joblog_pop(st);
 	}
-	ei_stream_trim(st); /* after each sock:next, after a sock:drain */
+	ei_joblog_trim(st); /* after each sock:next, after a sock:drain */
 }
 
 static void drain_all(sim *s)
@@ -197,8 +199,8 @@ static void check_event(const char *p, size_t n, const ei_eio_event *ev)
 	cJSON_Delete(root);
 }
 
-/* ei_eio_json_string on the first string of the text: what it accepts, cJSON
- * reads the same. */
+/* ei_json_string_decode (the event parser's string decoder) on the first string
+ * of the text: what it accepts, cJSON reads the same. */
 static void check_json_string(sim *s, const char *p, size_t n)
 {
 	const char *q = n ? memchr(p, '"', n) : NULL;
@@ -206,7 +208,7 @@ static void check_json_string(sim *s, const char *p, size_t n)
 		return;
 	size_t left = n - (size_t)(q - p);
 	s->str.len = 0;
-	size_t used = ei_eio_json_string(q, left, &s->str);
+	size_t used = ei_buf_reserve(&s->str, left) == 0 ? ei_json_string_decode(q, left, 1, &s->str) : 0;
 	FZ_CHECK(used <= left);
 	if (!used)
 		return;
@@ -219,7 +221,7 @@ static void check_json_string(sim *s, const char *p, size_t n)
 	cJSON_Delete(j);
 }
 
-/* ---- Incoming frames, as socket.c's on_message and its handlers ---------- */
+/* ---- Incoming frames, as dispatch.c's ei_dispatch_message and handlers --- */
 
 static void on_event(sim *s, const ei_eio_packet *pk)
 {
@@ -228,7 +230,7 @@ static void on_event(sim *s, const ei_eio_packet *pk)
 	FZ_CHECK(kind == ev.kind);
 	check_event(pk->body, pk->body_len, &ev);
 	check_json_string(s, pk->body, pk->body_len);
-	ei_stream *st;
+	ei_joblog *st;
 	switch (kind) {
 	case EI_EV_HELLO:
 		if (s->st != ST_CONNECTING)
@@ -245,12 +247,12 @@ static void on_event(sim *s, const ei_eio_packet *pk)
 	case EI_EV_JOB_DATA:
 		FZ_CHECK(ev.has_job && ev.data != NULL);
 		touch(ev.data, ev.data_len);
-		if ((st = find_job(s, ev.job)) && ei_stream_feed(st, ev.data, ev.data_len, ev.has_ts, ev.ts) < 0)
+		if ((st = find_job(s, ev.job)) && ei_joblog_feed(st, ev.data, ev.data_len, ev.has_ts, ev.ts) < 0)
 			s->st = ST_CLOSED;
 		break;
 	case EI_EV_JOB_FINISHED:
 		FZ_CHECK(ev.has_job);
-		if ((st = find_job(s, ev.job)) && ei_stream_end(st, ev.success > 0) < 0)
+		if ((st = find_job(s, ev.job)) && ei_joblog_end(st, ev.success > 0) < 0)
 			s->st = ST_CLOSED;
 		break;
 	case EI_EV_MALFORMED:
@@ -298,8 +300,8 @@ static void receive_whole(sim *s, const char *p, size_t n)
 static void receive_fragments(sim *s, const char *p, size_t n, size_t cut)
 {
 	s->rx.len = 0;
-	FZ_CHECK(ei_bytes_append(&s->rx, p, cut) == 0);
-	FZ_CHECK(ei_bytes_append(&s->rx, p + cut, n - cut) == 0);
+	FZ_CHECK(ei_buf_append(&s->rx, p, cut) == 0);
+	FZ_CHECK(ei_buf_append(&s->rx, p + cut, n - cut) == 0);
 	on_message(s, s->rx.p, s->rx.len);
 }
 
@@ -342,12 +344,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			job = (int)(fz_u8(&in) % MAX_JOBS);
 			if (op & 8) {
 				if (s.jobs[job])
-					FZ_CHECK(ei_stream_flush(s.jobs[job]) == 0);
+					FZ_CHECK(ei_joblog_flush(s.jobs[job]) == 0);
 				break;
 			}
 			p = fz_bytes(&in, fz_u16(&in), &n);
 			if (s.jobs[job])
-				FZ_CHECK(ei_stream_backfill(s.jobs[job], p, n) == 0);
+				FZ_CHECK(ei_joblog_backfill(s.jobs[job], p, n) == 0);
 			break;
 		case 7:
 			job = (int)(fz_u8(&in) % MAX_JOBS);
@@ -361,8 +363,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	drain_all(&s);
 	for (int i = 0; i < MAX_JOBS; i++)
 		unfollow(&s, i);
-	ei_bytes_free(&s.rx);
-	ei_bytes_free(&s.scratch);
-	ei_bytes_free(&s.str);
+	ei_buf_free(&s.rx);
+	ei_buf_free(&s.scratch);
+	ei_buf_free(&s.str);
 	return 0;
 }

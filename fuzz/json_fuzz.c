@@ -1,8 +1,9 @@
 /* libFuzzer target: JSON text -> Lua through ei_json_decode (core.decode) in a
  * real lua_State; the value is walked, encoded back without a schema
  * (ei_json_encode, core.encode) and decoded again: the round trip must give an
- * equal value and the same text. The text also goes through cJSON's own tree
- * and ei_json_push_cjson, which must agree with ei_json_decode; the number
+ * equal value and the same text. The text also goes through cJSON's own tree,
+ * converted here by a reference written apart from the decoder, which must agree
+ * with ei_json_decode; the number
  * writers get the bit patterns of the first bytes. The input is
  * the JSON text itself; each input gets a fresh state, closed after it. */
 #include <math.h>
@@ -11,7 +12,10 @@
 
 #include "fuzz.h"
 #include "json.h"
-#include "schema.h"
+#include "jsontext.h"
+#include "jsonvalue.h"
+#include "spec.h"
+#include "validate.h"
 
 typedef struct {
 	const char *text;
@@ -116,6 +120,44 @@ static int tree_gc(lua_State *L)
 	return 0;
 }
 
+/* The reference conversion: cJSON's tree as the decoder's contract describes the
+ * value (json.h), the array marker at stack index array_mt. */
+static void push_reference(lua_State *L, const cJSON *item, int array_mt)
+{
+	luaL_checkstack(L, 4, "reference");
+	switch (item->type & 0xFF) {
+	case cJSON_False:
+	case cJSON_True: lua_pushboolean(L, cJSON_IsTrue(item)); break;
+	case cJSON_Number:
+		if (item->valuedouble == floor(item->valuedouble) && fabs(item->valuedouble) < EI_MAX_EXACT)
+			lua_pushinteger(L, (lua_Integer)item->valuedouble);
+		else
+			lua_pushnumber(L, item->valuedouble);
+		break;
+	case cJSON_String: lua_pushstring(L, item->valuestring); break;
+	case cJSON_Array: {
+		lua_Integer i = 0;
+		lua_newtable(L);
+		for (const cJSON *c = item->child; c; c = c->next) {
+			push_reference(L, c, array_mt);
+			lua_rawseti(L, -2, ++i);
+		}
+		lua_pushvalue(L, array_mt);
+		lua_setmetatable(L, -2);
+		break;
+	}
+	case cJSON_Object:
+		lua_newtable(L);
+		for (const cJSON *c = item->child; c; c = c->next) {
+			lua_pushstring(L, c->string);
+			push_reference(L, c, array_mt);
+			lua_rawset(L, -3);
+		}
+		break;
+	default: ei_json_pushnull(L); break;
+	}
+}
+
 static void push_tree(lua_State *L, job *j)
 {
 	cJSON **box = lua_newuserdatauv(L, sizeof *box, 0);
@@ -127,7 +169,9 @@ static void push_tree(lua_State *L, job *j)
 	lua_setmetatable(L, -2);
 	*box = cJSON_ParseWithLengthOpts(j->text, j->len, &end, 0);
 	FZ_CHECK(*box != NULL);
-	ei_json_push_cjson(L, *box);
+	ei_json_push_marker(L, EI_JSON_ARRAY);
+	push_reference(L, *box, lua_gettop(L));
+	lua_remove(L, -2);
 }
 
 /* The number writers on the bit patterns of the first bytes: an integer comes

@@ -1,4 +1,4 @@
-/* libFuzzer target: the schema validator (schema.c walking the generated tables
+/* libFuzzer target: the schema validator (validate.c walking the generated tables
  * of src/gen/spec.c) fed Lua values that a small generator builds from the input,
  * guided by the schema so that the walk goes deep: keys are mostly the schema's
  * own property names (sometimes misspelt), strings mostly its enum values,
@@ -6,7 +6,7 @@
  * now and then noise: the null sentinel, NaN, infinities, invalid UTF-8,
  * non-string keys, cycles, functions, userdata, marked arrays and objects,
  * nesting past the depth limit. The value goes through the entry points Lua
- * uses: core.validate, core.encode (with and without a schema), core.request.
+ * uses: core.validate, core.encode (with and without a schema), core.operation_parts.
  *
  * Input: an operation byte (% 4: 0 and 1 validate and encode with the schema,
  * which must agree; 2 encode without one; 3 request), a schema name or
@@ -17,9 +17,10 @@
 
 #include "fuzz.h"
 #include "json.h"
-#include "schema.h"
+#include "jsonvalue.h"
+#include "lookup.h"
 
-#define POOL(s) (ei_spec.pool + EI_STR_OFF(s))
+#define POOL(s) EI_POOL(s)
 #define MAX_NODES 3000
 #define MAX_GEN_DEPTH 72 /* past the validator's 64 */
 #define MAX_STRING 300
@@ -447,7 +448,7 @@ static void call_request(lua_State *L, gen *g, const char *name, size_t len)
 	unsigned mode = fz_u8(&g->in) % 3;
 	lua_pushstring(L, modes[mode]);
 	int base = lua_gettop(L) - 3;
-	int nres = fz_call_core(L, "request", 3);
+	int nres = fz_call_core(L, "operation_parts", 3);
 	if (lua_isnil(L, base + 1)) {
 		fz_check_failure(L, base + 1, nres, "EINVAL");
 		return;
@@ -494,11 +495,11 @@ static int run(lua_State *L)
 		FZ_CHECK(known ? lua_istable(L, -1) : lua_isnil(L, -1));
 		lua_pop(L, 1);
 		if (!known && (raw & 0x1C) == 4)
-			check_unknown_name(L, "request", name, len, 1);
+			check_unknown_name(L, "operation_parts", name, len, 1);
 		call_request(L, g, name, len);
 		return 0;
 	}
-	int schema = ei_schema_find(name, len);
+	int schema = ei_spec_find_schema(name, len);
 	const char *sname;
 	if (schema < 0 && (raw & 0x1C) == 4)
 		check_unknown_name(L, op == 0 ? "validate" : "encode", name, len, op == 0 ? 1 : 2);

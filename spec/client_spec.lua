@@ -60,11 +60,14 @@ describe("a client", function()
     assert(client:impulse(sim.project_id))
     assert(client:impulse(sim.project_id))
     assert.equal(1, #sim:requests("^/v1/oauth/token$", "POST"))
-    local bearer = client.oauth_token
     client:close()
-    local direct = sim:client { bearer = bearer }
-    assert(direct:impulse(sim.project_id))
-    direct:close()
+    -- both calls carried the token as a bearer (recorded redacted) and were accepted
+    local calls = sim:requests("/impulse$")
+    for i = #calls - 1, #calls do
+      assert.equal("<redacted>", calls[i].headers.authorization)
+      assert.is_nil(calls[i].headers["x-api-key"])
+      assert.equal(200, calls[i].status)
+    end
   end)
 
   it("refuses a wrong API key with EAUTH and never shows the key", function()
@@ -271,6 +274,19 @@ describe("a client", function()
     client:close()
     client:close()
     assert.has_error(function() client:impulse(sim.project_id) end)
+  end)
+
+  it("tells the Lua client from its C transport by name, and the transport has the request method http adds", function()
+    local client = sim:client()
+    assert.matches("^ei%.Client %(", tostring(client))
+    local transport = core.client()
+    assert.equal("ei.core.Client", getmetatable(transport).__name)
+    assert.matches("^ei%.core%.Client %(0?x?%x+%)$", tostring(transport))
+    assert.is_function(transport.request)
+    transport:close()
+    assert.matches("^ei%.core%.Client %(closed, ", tostring(transport))
+    assert.error_matches(function() transport:request { url = sim.url } end, "closed client")
+    client:close()
   end)
 
   it("refuses plain http to a host that is not loopback", function()

@@ -3,7 +3,11 @@ local helper = require "helper"
 local core = require "ei.core"
 
 local ROOT = helper.root
-local HOST = ROOT .. "/build/examples/embed/ei-embed-host"
+-- The build whose host and module run: build/, or another plain build that
+-- EI_EMBED_BUILD names (tools/portable). Never the sanitized one: its module
+-- needs the sanitizer runtime in the executable.
+local BUILD = os.getenv("EI_EMBED_BUILD") or "build"
+local HOST = ROOT .. "/" .. BUILD .. "/examples/embed/ei-embed-host"
 
 local quote = helper.quote
 
@@ -12,16 +16,16 @@ local lines_of = helper.lines_of
 -- Build the host (configuring the build tree if needed); fail clearly without it.
 local function build_host()
   local log = os.tmpname()
-  local cmd = ("cd %s && { [ -f build/CMakeCache.txt ] || cmake -S . -B build; } && cmake --build build --target ei_embed_host")
-    :format(quote(ROOT))
+  local cmd = ("cd %s && { [ -f %s/CMakeCache.txt ] || cmake -S . -B %s; } && cmake --build %s --target ei_embed_host")
+    :format(quote(ROOT), BUILD, BUILD, BUILD)
   local ok = os.execute(("(%s) > %s 2>&1"):format(cmd, quote(log)))
   local output = helper.read_file(log) or ""
   os.remove(log)
   local f = io.open(HOST, "r")
   if f then f:close() end
   if not ok or not f then
-    error(("the embedding host %s is missing: `cmake --build build --target ei_embed_host` did not build it:\n%s")
-      :format(HOST, output), 0)
+    error(("the embedding host %s is missing: `cmake --build %s --target ei_embed_host` did not build it:\n%s")
+      :format(HOST, BUILD, output), 0)
   end
 end
 
@@ -38,8 +42,8 @@ local function run_host(sim, env, args)
   for k, v in pairs(vars) do parts[#parts + 1] = k .. "=" .. quote(v) end
   parts[#parts + 1] = quote(HOST)
   if args then parts[#parts + 1] = args end
-  -- This host is the plain build's: its module too, whatever EI_BUILD says.
-  parts[#parts + 1] = "--root " .. quote(ROOT) .. " --build " .. quote(ROOT .. "/build")
+  -- This host is a plain build's: its module too, whatever EI_SPEC_BUILD says.
+  parts[#parts + 1] = "--root " .. quote(ROOT) .. " --build " .. quote(ROOT .. "/" .. BUILD)
   parts[#parts + 1] = "2> " .. quote(err)
   local p = assert(io.popen(table.concat(parts, " "), "r"))
   local out = p:read("a")

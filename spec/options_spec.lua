@@ -67,6 +67,45 @@ describe("options", function()
     client:close()
   end)
 
+  it("train_keras, set_keras_config and generate_features take exactly the options of Client:call, and say so", function()
+    local call_options = class_fields("ei.CallOptions")
+    local types = source("types/ei.lua")
+    local client = assert(ei.new { api_key = "ei_x", host = "http://127.0.0.1:9" })
+    local helpers = {
+      train_keras = { 1, 2, {} }, set_keras_config = { 1, 2, {} }, generate_features = { 1, 2, {} },
+    }
+    for name, args in pairs(helpers) do
+      assert.truthy(ldoc_of("lua/ei/client.lua", "Client:" .. name):find("options of `Client:call`", 1, true), name)
+      assert.matches("---@param opts%? ei%.CallOptions\n[^f]*function Client:" .. name .. "%(", types)
+      for _, option in ipairs(call_options) do
+        local ok, err = pcall(client[name], client, args[1], args[2], args[3], { [option] = coroutine.create(print) })
+        assert.is_false(ok, name .. " " .. option)
+        assert.matches("option '" .. option .. "' must be", err)
+      end
+      local ok, err = pcall(client[name], client, args[1], args[2], args[3], { no_such_option = 1 })
+      assert.is_false(ok)
+      assert.matches("unknown option 'no_such_option'", err)
+    end
+    client:close()
+  end)
+
+  it("names one description of each option: the LDoc of ei.new and of Client:call", function()
+    local types, readme = source("types/ei.lua"), source("README.md")
+    assert.matches("described once: in the LDoc of `ei.new`", types, 1, true)
+    assert.matches("described once: in the LDoc of\n---`Client:call`", types)
+    assert.matches("Every option is described once, in the LDoc of the function that takes it", readme, 1, true)
+    -- The README names options only as the code spells them.
+    local known = {}
+    for _, name in ipairs(class_fields("ei.Options")) do known[name] = true end
+    local glance = readme:match("local client = ei%.new {(.-)\n}")
+    for name in glance:gmatch("\n%s+([%w_]+) = ") do assert.is_true(known[name], name) end
+    for name in readme:match("lua/ei/init%.lua: also (.-)%)"):gmatch("`([%w_]+)`") do assert.is_true(known[name], name) end
+    for _, name in ipairs(class_fields("ei.Options")) do
+      local named = glance:find("%f[%w_]" .. name .. "%f[^%w_]") or readme:find("also [^)]*`" .. name .. "`")
+      assert.truthy(named, name .. " is not in the README")
+    end
+  end)
+
   it("unknown_fields has the same three values in the code, the LDoc, the types and the README", function()
     local values = { "error", "warn", "send" }
     assert.matches('"error"|"warn"|"send"', source("types/ei.lua"), 1, true)

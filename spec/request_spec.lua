@@ -1,20 +1,23 @@
--- core.request / core.operation / core.operations: operations of the Studio API by id.
+-- core.operation_parts builds an operation's call (method, path and query, body) from named
+-- arguments; core.operation describes an operation and core.operations lists them. Both read
+-- the generated tables, so the specs check each against what the test knows on its own:
+-- Studio's documented paths, and percent-encoding done here.
 local core = require "ei.core"
 
 local function request(id, args)
-  local method, path, body, content_type, deprecated = core.request(id, args)
+  local method, path, body, content_type, deprecated = core.operation_parts(id, args)
   assert(method, path)
   return { method = method, path = path, body = body, content_type = content_type, deprecated = deprecated }
 end
 
 local function refuses(id, args, message)
-  local method, msg, code = core.request(id, args)
+  local method, msg, code = core.operation_parts(id, args)
   assert.is_nil(method)
   assert.equal("EINVAL", code)
   assert.equal(message, msg)
 end
 
-describe("core.request", function()
+describe("core.operation_parts", function()
   it("builds trainKerasJob with path parameters and a validated JSON body", function()
     local r = request("trainKerasJob", { projectId = 1, learnId = 2, body = {
       trainingCycles = 30, learningRate = 0.005, visualLayers = { { type = "dense", neurons = 20 } },
@@ -41,7 +44,7 @@ describe("core.request", function()
 
   it("refuses an unknown field by default and under \"error\", suggesting the known one", function()
     for _, mode in ipairs { nil, "error" } do
-      local method, msg, code = core.request("trainKerasJob", { projectId = 1, learnId = 2, body = { trainingProcessorX = "gpu" } }, mode)
+      local method, msg, code = core.operation_parts("trainKerasJob", { projectId = 1, learnId = 2, body = { trainingProcessorX = "gpu" } }, mode)
       assert.is_nil(method)
       assert.equal("EINVAL", code)
       assert.equal('trainingProcessorX: unknown field (did you mean "trainingProcessor"?)', msg)
@@ -50,7 +53,7 @@ describe("core.request", function()
 
   it("passes unknown fields as plain JSON under \"send\" and \"warn\", at any depth, and lists their paths", function()
     for _, mode in ipairs { "send", "warn" } do
-      local method, _, body, _, _, unknown = core.request("trainKerasJob", { projectId = 1, learnId = 2, body = {
+      local method, _, body, _, _, unknown = core.operation_parts("trainKerasJob", { projectId = 1, learnId = 2, body = {
         trainingProcessorX = "gpu", learningRate = 0.01,
         visualLayers = { { type = "dense", neurons = 8, futureFlag = { on = true, list = { 1, 2.5, "x" } } } },
         augmentationPolicySpectrogram = { enabled = true, newKnob = 3 },
@@ -65,7 +68,7 @@ describe("core.request", function()
 
   it("still checks every known field when unknown fields pass", function()
     local function message(mode, body)
-      local method, msg, code = core.request("trainKerasJob", { projectId = 1, learnId = 2, body = body }, mode)
+      local method, msg, code = core.operation_parts("trainKerasJob", { projectId = 1, learnId = 2, body = body }, mode)
       assert.is_nil(method)
       assert.equal("EINVAL", code)
       return msg
@@ -75,18 +78,18 @@ describe("core.request", function()
       assert.matches('^visualLayers%[1%]%.type: "dens" is not one of', message(mode, { extra = 1, visualLayers = { { type = "dens", extra = 2 } } }))
       assert.matches("^trainingProcessor: ", message(mode, { trainingProcessor = "tpu", x = 1 }))
       assert.equal('body: missing required field "dspId"',
-        select(2, core.request("generateFeaturesJob", { projectId = 1, body = { dspI = 3 } }, mode)))
+        select(2, core.operation_parts("generateFeaturesJob", { projectId = 1, body = { dspI = 3 } }, mode)))
       assert.equal("x: expected a JSON value, got function", message(mode, { x = function() end }))
     end
   end)
 
   it("leaves unknown arguments refused in every mode", function()
     for _, mode in ipairs { "warn", "send" } do
-      local method, msg = core.request("cancelJob", { projectId = 1, jobId = 2, forcecancel = true }, mode)
+      local method, msg = core.operation_parts("cancelJob", { projectId = 1, jobId = 2, forcecancel = true }, mode)
       assert.is_nil(method)
       assert.equal('forcecancel: unknown argument (did you mean "forceCancel"?)', msg)
     end
-    assert.has_error(function() core.request("cancelJob", { projectId = 1, jobId = 2 }, "sometimes") end)
+    assert.has_error(function() core.operation_parts("cancelJob", { projectId = 1, jobId = 2 }, "sometimes") end)
   end)
 
   it("requires a required body", function()
@@ -186,23 +189,6 @@ describe("core.request", function()
     refuses("uploadPhotoCurrentUser", { body = {} }, 'body: missing required field "photo"')
   end)
 
-  it("raises on misuse and on unknown operations with a suggestion", function()
-    local ok, err = pcall(core.request, "trainKeras", {})
-    assert.is_false(ok)
-    assert.matches('unknown operation "trainKeras" %(did you mean "trainKerasJob"%?%)', err)
-    assert.has_error(function() core.request("cancelJob", "x") end)
-    assert.has_error(function() core.request() end)
-  end)
-end)
-
-local HTTP_METHODS = { GET = true, POST = true, PUT = true, DELETE = true, PATCH = true }
-
--- An operation's path template with its parameters put in, as the test sees it.
-local function fill_path(template, args)
-  return (template:gsub("{([^}]+)}", function(name) return tostring(args[name]) end))
-end
-
-describe("core.operation", function()
   -- The Studio API's own methods and paths for the operations the module leans on
   -- (DESIGN §1), known apart from the generated tables.
   it("builds the operations of a training run as Studio documents them", function()
@@ -214,12 +200,34 @@ describe("core.operation", function()
       { "downloadJobsLogs", { projectId = 1, jobId = 9 }, "GET", "/api/1/jobs/9/stdout/download" },
       { "cancelJob", { projectId = 1, jobId = 9, forceCancel = true }, "POST", "/api/1/jobs/9/cancel?forceCancel=true" },
     } do
-      local method, path = core.request(case[1], case[2])
+      local method, path = core.operation_parts(case[1], case[2])
       assert.equal(case[3], method, case[1])
       assert.equal(case[4], path, case[1])
     end
   end)
 
+  it("raises on misuse and on unknown operations with a suggestion", function()
+    local ok, err = pcall(core.operation_parts, "trainKeras", {})
+    assert.is_false(ok)
+    assert.matches('unknown operation "trainKeras" %(did you mean "trainKerasJob"%?%)', err)
+    assert.has_error(function() core.operation_parts("cancelJob", "x") end)
+    assert.has_error(function() core.operation_parts() end)
+  end)
+end)
+
+local HTTP_METHODS = { GET = true, POST = true, PUT = true, DELETE = true, PATCH = true }
+
+-- RFC 3986 percent-encoding of all but the unreserved characters, written apart from the C core.
+local function escape(value)
+  return (tostring(value):gsub("[^%w%-%._~]", function(c) return ("%%%02X"):format(c:byte()) end))
+end
+
+-- An operation's path template with its parameters put in, as the test sees it.
+local function fill_path(template, args)
+  return (template:gsub("{([^}]+)}", function(name) return escape(args[name]) end))
+end
+
+describe("core.operation", function()
   it("describes an operation", function()
     local op = core.operation("getJobsLogs")
     assert.equal("getJobsLogs", op.operation_id)
@@ -261,17 +269,30 @@ describe("core.operation", function()
     end
   end)
 
-  it("builds every operation from path parameters alone, or says what is missing", function()
+  it("describes path parameters that are exactly the template's placeholders", function()
+    for _, id in ipairs(core.operations()) do
+      local op = core.operation(id)
+      local listed, placeholders = {}, {}
+      for _, p in ipairs(op.path_params) do listed[#listed + 1] = p.name end
+      for name in op.path:gmatch("{([^}]+)}") do placeholders[#placeholders + 1] = name end
+      table.sort(listed)
+      table.sort(placeholders)
+      assert.same(placeholders, listed, id)
+    end
+  end)
+
+  it("lets every operation be built from its described path parameters, each put in percent-encoded", function()
+    local text = "v w/é?" -- needs escaping: the builder's encoding is checked against the test's own
     for _, id in ipairs(core.operations()) do
       local op = core.operation(id)
       local args = {}
       for _, p in ipairs(op.path_params) do
-        args[p.name] = p.enum and p.enum[1] or (p.type == "integer" and 7) or "v"
+        args[p.name] = p.enum and p.enum[1] or (p.type == "integer" and 7) or text
       end
-      local method, path, msg = core.request(id, args)
+      local method, path, msg = core.operation_parts(id, args)
       if method then
         assert.truthy(HTTP_METHODS[method], method)
-        assert.equal(fill_path(op.path, args), path)
+        assert.equal(fill_path(op.path, args), path:gsub("%?.*", ""), id)
       else
         assert.is_nil(method)
         assert.is_string(path)

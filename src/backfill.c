@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "backfill.h"
-#include "stream.h"
+#include "joblog.h"
 
 typedef struct {
 	const char *text;

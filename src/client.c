@@ -1,19 +1,20 @@
-/* The client (`ei.Client`): one libcurl multi handle whose sockets join one
- * epoll set, so a host waits on a single descriptor. */
+/* The transport of a client (`ei.core.Client`): one libcurl multi handle whose
+ * sockets join one readiness set, so a host waits on a single descriptor. */
 #include <stdlib.h>
 #include <string.h>
 
 #include <curl/curl.h>
 
 #include "client.h"
-#include "http.h"
+
+#define EI_CLIENT_MT "ei.core.Client"
 
 struct ei_client {
 	ei_poll poll;
 	ei_watch curl_watch;
 	CURLM *multi;
 	int64_t curl_deadline; /* -1: libcurl wants no timer */
-	ei_request *requests;  /* in flight or finished, not yet closed */
+	ei_transfer *transfers; /* in flight */
 	char *ca_file;
 	char *user_agent;
 	int insecure;
@@ -29,8 +30,14 @@ static void collect_finished(ei_client *c)
 	if (!c->multi) /* no request yet */
 		return;
 	while ((msg = curl_multi_info_read(c->multi, &left)))
-		if (msg->msg == CURLMSG_DONE)
-			ei_request_finish(msg->easy_handle, msg->data.result);
+		if (msg->msg == CURLMSG_DONE) {
+			ei_transfer *t = NULL;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+			if (!t || t->client != c)
+				continue;
+			ei_client_stop(t);
+			t->finish(t, msg->data.result);
+		}
 }
 
 static void curl_ready(ei_watch *w, int fd, unsigned revents)
@@ -115,8 +122,8 @@ int ei_client_insecure(ei_client *c)
 	return c->insecure;
 }
 
-/* The multi handle, made on the first request: libcurl is loaded only then (libcurl.c). */
-CURLM *ei_client_multi(ei_client *c)
+/* The multi handle, made on the first transfer: libcurl is loaded only then (libcurl.c). */
+static CURLM *multi_of(ei_client *c)
 {
 	if (!c->multi && (c->multi = curl_multi_init())) {
 		curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
@@ -127,9 +134,42 @@ CURLM *ei_client_multi(ei_client *c)
 	return c->multi;
 }
 
-ei_request **ei_client_requests(ei_client *c)
+int ei_client_start(ei_client *c, ei_transfer *t, CURL *easy)
 {
-	return &c->requests;
+	if (!multi_of(c))
+		return -1;
+	t->easy = easy;
+	t->client = c;
+	t->next = c->transfers;
+	t->prev = &c->transfers;
+	if (c->transfers)
+		c->transfers->prev = &t->next;
+	c->transfers = t;
+	curl_easy_setopt(easy, CURLOPT_PRIVATE, (char *)t);
+	curl_multi_add_handle(c->multi, easy);
+	return 0;
+}
+
+void ei_client_stop(ei_transfer *t)
+{
+	if (!t->client)
+		return;
+	curl_multi_remove_handle(t->client->multi, t->easy);
+	*t->prev = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	t->next = NULL;
+	t->prev = NULL;
+	t->client = NULL;
+}
+
+void ei_client_add_method(lua_State *L, const char *name, lua_CFunction method)
+{
+	luaL_getmetatable(L, EI_CLIENT_MT);
+	lua_getfield(L, -1, "__index");
+	lua_pushcfunction(L, method);
+	lua_setfield(L, -2, name);
+	lua_pop(L, 2);
 }
 
 static char *opt_string(lua_State *L, int idx, const char *key)
@@ -143,14 +183,17 @@ static char *opt_string(lua_State *L, int idx, const char *key)
 	return copy;
 }
 
-static int client_close(lua_State *L)
+static int l_client_close(lua_State *L)
 {
 	ei_client *c = luaL_checkudata(L, 1, EI_CLIENT_MT);
 	if (c->closed)
 		return 0;
 	c->closed = 1;
-	while (c->requests)
-		ei_request_abandon(c->requests);
+	ei_transfer *t;
+	while ((t = c->transfers)) {
+		ei_client_stop(t);
+		t->abandon(t);
+	}
 	ei_poll_free(&c->poll);
 	if (c->multi)
 		curl_multi_cleanup(c->multi);
@@ -161,7 +204,7 @@ static int client_close(lua_State *L)
 	return 0;
 }
 
-static int client_new(lua_State *L)
+static int l_client_new(lua_State *L)
 {
 	if (lua_isnoneornil(L, 1))
 		lua_newtable(L);
@@ -169,7 +212,6 @@ static int client_new(lua_State *L)
 	ei_client *c = lua_newuserdatauv(L, sizeof *c, 0);
 	memset(c, 0, sizeof *c);
 	c->closed = 1; /* until fully built, so __gc has nothing to free */
-	c->poll.epfd = -1;
 	luaL_setmetatable(L, EI_CLIENT_MT);
 	c->ca_file = opt_string(L, 1, "ca_file");
 	c->user_agent = opt_string(L, 1, "user_agent");
@@ -180,7 +222,7 @@ static int client_new(lua_State *L)
 	c->curl_watch = (ei_watch){ .ready = curl_ready, .deadline = curl_deadline, .tick = curl_tick, .orphan = curl_orphan };
 	if (ei_poll_init(&c->poll) < 0) {
 		c->closed = 0;
-		client_close(L);
+		l_client_close(L);
 		return luaL_error(L, "cannot create a client: out of resources");
 	}
 	c->closed = 0;
@@ -188,35 +230,37 @@ static int client_new(lua_State *L)
 	return 1;
 }
 
-static int client_pollfd(lua_State *L)
+static int l_client_pollfd(lua_State *L)
 {
-	lua_pushinteger(L, ei_client_check(L, 1)->poll.epfd);
+	lua_pushinteger(L, ei_poll_host_fd(&ei_client_check(L, 1)->poll));
 	return 1;
 }
 
-static int client_events(lua_State *L)
+static int l_client_events(lua_State *L)
 {
 	ei_client_check(L, 1);
 	lua_pushliteral(L, "r");
 	return 1;
 }
 
-/* Seconds until a part of the client wants a step even without I/O, or nil. */
-static int client_timeout(lua_State *L)
+/* timeout([inside]): seconds until the client wants a step, or nil. For a
+ * host that polls pollfd(), as the backend needs it (the poll backend caps it
+ * at a tick while descriptors are watched); with `inside`, for a wait inside
+ * step(timeout), which watches every descriptor itself: the deadlines alone. */
+static int l_client_timeout(lua_State *L)
 {
-	int64_t deadline = ei_poll_deadline(&ei_client_check(L, 1)->poll);
-	if (deadline < 0)
+	ei_client *c = ei_client_check(L, 1);
+	int64_t ms = lua_toboolean(L, 2) ? ei_poll_step_timeout(&c->poll) : ei_poll_host_timeout(&c->poll);
+	if (ms < 0)
 		lua_pushnil(L);
-	else {
-		int64_t left = deadline - ei_now_ms();
-		lua_pushnumber(L, left > 0 ? left / 1000.0 : 0.0);
-	}
+	else
+		lua_pushnumber(L, ms / 1000.0);
 	return 1;
 }
 
 /* step([timeout]): the ready work; with a timeout (seconds), first wait that
- * long at most for a descriptor, in the same epoll_wait. */
-static int client_step(lua_State *L)
+ * long at most for a descriptor, in the same system call. */
+static int l_client_step(lua_State *L)
 {
 	ei_client *c = ei_client_check(L, 1);
 	if (ei_poll_step(&c->poll, ei_timeout_ms(luaL_optnumber(L, 2, 0))) < 0)
@@ -225,7 +269,7 @@ static int client_step(lua_State *L)
 	return 1;
 }
 
-static int client_tostring(lua_State *L)
+static int l_client_tostring(lua_State *L)
 {
 	ei_client *c = luaL_checkudata(L, 1, EI_CLIENT_MT);
 	lua_pushfstring(L, "%s (%s%p)", EI_CLIENT_MT, c->closed ? "closed, " : "", (void *)c);
@@ -235,12 +279,10 @@ static int client_tostring(lua_State *L)
 void ei_client_open(lua_State *L)
 {
 	static const luaL_Reg methods[] = {
-		{ "pollfd", client_pollfd }, { "events", client_events }, { "timeout", client_timeout },
-		{ "step", client_step },     { "close", client_close },   { "request", ei_request_new },
-		{ NULL, NULL },
+		{ "pollfd", l_client_pollfd }, { "events", l_client_events }, { "timeout", l_client_timeout },
+		{ "step", l_client_step },     { "close", l_client_close },   { NULL, NULL },
 	};
-	ei_new_class(L, EI_CLIENT_MT, methods, client_close, client_tostring);
-	ei_http_open(L);
-	lua_pushcfunction(L, client_new);
+	ei_new_class(L, EI_CLIENT_MT, methods, l_client_close, l_client_tostring);
+	lua_pushcfunction(L, l_client_new);
 	lua_setfield(L, -2, "client");
 }

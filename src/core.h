@@ -5,19 +5,14 @@
 #include <lua.h>
 #include <lauxlib.h>
 
-/* Error codes of the public contract (nil, message, code). */
-#define EI_EINVAL "EINVAL"
-#define EI_EAUTH "EAUTH"
-#define EI_EAPI "EAPI"
-#define EI_EHTTP "EHTTP"
-#define EI_ETIMEDOUT "ETIMEDOUT"
-#define EI_ECONNECT "ECONNECT"
-#define EI_EPROTO "EPROTO"
-#define EI_ECLOSED "ECLOSED"
-#define EI_ECANCELED "ECANCELED"
+#include "errors.h"
 
 /* Push nil, a formatted message and a code; return 3 for `return ei_fail(...)`. */
 int ei_fail(lua_State *L, const char *code, const char *fmt, ...);
+
+/* The option `key` of the table at idx, in seconds: def when it is absent; raises unless
+ * it is a number from 0 up to (not including) max. */
+double ei_opt_seconds(lua_State *L, int idx, const char *key, double def, double max);
 
 /* Create the metatable `name` for a userdata class: its methods (the
  * __index table), and __gc and __close both calling `close`, and __tostring. */
@@ -29,6 +24,7 @@ void ei_json_open(lua_State *L);
 void ei_mime_open(lua_State *L);
 void ei_schema_open(lua_State *L);
 void ei_client_open(lua_State *L);
+void ei_http_open(lua_State *L); /* after ei_client_open: it adds client:request */
 void ei_socket_open(lua_State *L);
 void ei_poll_open(lua_State *L);
 void ei_terminal_open(lua_State *L);

@@ -9,42 +9,7 @@
 #include <cJSON.h>
 
 #include "engineio.h"
-
-/* 2^53: beyond it a JSON number is no longer an exact integer as a double. */
-#define EI_EIO_EXACT 9007199254740992.0
-
-int ei_bytes_reserve(ei_bytes *b, size_t extra)
-{
-	if (b->cap - b->len >= extra)
-		return 0;
-	if (extra > SIZE_MAX / 2 - b->len)
-		return -1;
-	size_t cap = b->cap ? b->cap : 256;
-	while (cap - b->len < extra)
-		cap *= 2;
-	char *p = realloc(b->p, cap);
-	if (!p)
-		return -1;
-	b->p = p;
-	b->cap = cap;
-	return 0;
-}
-
-int ei_bytes_append(ei_bytes *b, const void *p, size_t n)
-{
-	if (ei_bytes_reserve(b, n) < 0)
-		return -1;
-	if (n)
-		memcpy(b->p + b->len, p, n);
-	b->len += n;
-	return 0;
-}
-
-void ei_bytes_free(ei_bytes *b)
-{
-	free(b->p);
-	memset(b, 0, sizeof *b);
-}
+#include "jsontext.h"
 
 /* ---- Frame classification ---------------------------------------------- */
 
@@ -90,142 +55,6 @@ ei_eio_packet ei_eio_parse(const char *p, size_t n)
 	if (kind == EI_EIO_BINARY)
 		return (ei_eio_packet){ kind, p + 2, n - 2 };
 	return sio_parse(kind, p + 2, n - 2);
-}
-
-/* ---- JSON strings ------------------------------------------------------ */
-
-/* Simple escapes: the byte each stands for, 0 for none. */
-static const char simple_escapes[128] = {
-	['"'] = '"', ['\\'] = '\\', ['/'] = '/', ['b'] = '\b', ['f'] = '\f', ['n'] = '\n', ['r'] = '\r', ['t'] = '\t',
-};
-
-static int hex4(const char *p, size_t n, size_t i, unsigned *out)
-{
-	if (n - i < 4)
-		return -1;
-	unsigned v = 0;
-	for (size_t k = i; k < i + 4; k++) {
-		char c = p[k];
-		unsigned d = (c >= '0' && c <= '9')   ? (unsigned)(c - '0')
-			     : (c >= 'a' && c <= 'f') ? (unsigned)(c - 'a' + 10)
-			     : (c >= 'A' && c <= 'F') ? (unsigned)(c - 'A' + 10)
-						      : 16u;
-		if (d > 15)
-			return -1;
-		v = v << 4 | d;
-	}
-	*out = v;
-	return 0;
-}
-
-static size_t utf8_encode(unsigned cp, char *o)
-{
-	if (cp < 0x80) {
-		o[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		o[0] = (char)(0xC0 | cp >> 6);
-		o[1] = (char)(0x80 | (cp & 0x3F));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		o[0] = (char)(0xE0 | cp >> 12);
-		o[1] = (char)(0x80 | (cp >> 6 & 0x3F));
-		o[2] = (char)(0x80 | (cp & 0x3F));
-		return 3;
-	}
-	o[0] = (char)(0xF0 | cp >> 18);
-	o[1] = (char)(0x80 | (cp >> 12 & 0x3F));
-	o[2] = (char)(0x80 | (cp >> 6 & 0x3F));
-	o[3] = (char)(0x80 | (cp & 0x3F));
-	return 4;
-}
-
-/* \uXXXX at p[i] (just after the backslash and 'u'), with its low surrogate
- * when it is a high one, written at *o. Returns the index after it, or 0. */
-static size_t unicode_escape(const char *p, size_t n, size_t i, char **o)
-{
-	unsigned cp, lo;
-	if (hex4(p, n, i, &cp) < 0)
-		return 0;
-	i += 4;
-	if (cp >= 0xDC00 && cp <= 0xDFFF)
-		return 0;
-	if (cp >= 0xD800 && cp <= 0xDBFF) {
-		if (n - i < 6 || p[i] != '\\' || p[i + 1] != 'u' || hex4(p, n, i + 2, &lo) < 0 || lo < 0xDC00 ||
-		    lo > 0xDFFF)
-			return 0;
-		cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-		i += 6;
-	}
-	*o += utf8_encode(cp, *o);
-	return i;
-}
-
-/* Bytes that end a run of plain string text. */
-static const unsigned char string_stops[256] = { ['"'] = 1, ['\\'] = 1 };
-
-/* The index of the first quote or backslash from p[i], or n. Eight bytes at
- * a time: the lowest flagged byte of a word is always a true hit. */
-static inline size_t plain_run(const char *p, size_t n, size_t i)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
-	const uint64_t quotes = ones * '"', slashes = ones * '\\';
-	for (; n - i >= 8; i += 8) {
-		uint64_t w;
-		memcpy(&w, p + i, 8);
-		uint64_t q = w ^ quotes, b = w ^ slashes;
-		uint64_t hit = (((q - ones) & ~q) | ((b - ones) & ~b)) & highs;
-		if (hit)
-			return i + (size_t)(__builtin_ctzll(hit) >> 3);
-	}
-#endif
-	while (i < n && !string_stops[(unsigned char)p[i]])
-		i++;
-	return i;
-}
-
-/* Decode string text from p[i] to its closing quote, appending to out, which
- * has room for n - i more bytes: the text decoded never outgrows its JSON form
- * (\uXXXX, 6 bytes, gives at most 3; a surrogate pair, 12, gives 4; any other
- * escape, 2, gives 1). Returns the index just past the quote, or 0. */
-static size_t decode_string(const char *p, size_t n, size_t i, ei_bytes *out)
-{
-	char *o = out->p + out->len;
-	for (;;) {
-		size_t run = i;
-		i = plain_run(p, n, i);
-		if (i >= n)
-			return 0;
-		if (i > run) {
-			memcpy(o, p + run, i - run);
-			o += i - run;
-		}
-		if (p[i] == '"') {
-			out->len = (size_t)(o - out->p);
-			return i + 1;
-		}
-		if (++i >= n)
-			return 0;
-		unsigned char e = (unsigned char)p[i++];
-		if (e == 'u') {
-			if (!(i = unicode_escape(p, n, i, &o)))
-				return 0;
-		} else if (e < 128 && simple_escapes[e]) {
-			*o++ = simple_escapes[e];
-		} else {
-			return 0;
-		}
-	}
-}
-
-size_t ei_eio_json_string(const char *p, size_t n, ei_bytes *out)
-{
-	if (n == 0 || p[0] != '"' || ei_bytes_reserve(out, n) < 0)
-		return 0;
-	return decode_string(p, n, 1, out);
 }
 
 /* ---- Events ------------------------------------------------------------ */
@@ -289,11 +118,11 @@ static size_t skip_ws(const char *p, size_t n, size_t i)
 #define FAST_NO ((size_t)0)
 
 /* A JSON string value: zero-copy when it has no escapes. */
-static size_t fast_string(const char *p, size_t n, size_t i, ei_bytes *scratch, const char **s, size_t *len)
+static size_t fast_string(const char *p, size_t n, size_t i, ei_buf *scratch, const char **s, size_t *len)
 {
 	if (i >= n || p[i] != '"')
 		return FAST_NO;
-	size_t j = plain_run(p, n, i + 1);
+	size_t j = ei_json_plain_run(p, n, i + 1);
 	if (j >= n)
 		return FAST_NO;
 	if (p[j] == '"') {
@@ -303,7 +132,7 @@ static size_t fast_string(const char *p, size_t n, size_t i, ei_bytes *scratch, 
 	}
 	/* An escape: decode from there on, after the plain text before it. */
 	size_t start = scratch->len;
-	if (ei_bytes_reserve(scratch, n - i) < 0)
+	if (ei_buf_reserve(scratch, n - i) < 0)
 		return FAST_NO;
 	memcpy(scratch->p + start, p + i + 1, j - i - 1);
 	scratch->len += j - i - 1;
@@ -312,7 +141,7 @@ static size_t fast_string(const char *p, size_t n, size_t i, ei_bytes *scratch, 
 		scratch->p[scratch->len++] = '\n'; /* a line and its end: by far the most common */
 		end = j + 3;
 	} else {
-		end = decode_string(p, n, j, scratch);
+		end = ei_json_string_decode(p, n, j, scratch);
 	}
 	if (!end) {
 		scratch->len = start;
@@ -371,7 +200,7 @@ static size_t literal_at(const char *p, size_t n, size_t i, const char *lit, siz
 #define fast_literal(p, n, i, lit) literal_at(p, n, i, lit, sizeof lit - 1)
 
 /* Skip a scalar value of a key we do not use. */
-static size_t fast_skip(const char *p, size_t n, size_t i, ei_bytes *scratch)
+static size_t fast_skip(const char *p, size_t n, size_t i, ei_buf *scratch)
 {
 	const char *s;
 	size_t len;
@@ -408,7 +237,7 @@ static unsigned key_bit(const char *key, size_t klen)
 	return 0;
 }
 
-static size_t fast_member(const char *p, size_t n, size_t i, const char *key, size_t klen, ei_bytes *scratch,
+static size_t fast_member(const char *p, size_t n, size_t i, const char *key, size_t klen, ei_buf *scratch,
 			  ei_eio_event *ev, unsigned *seen)
 {
 	unsigned bit = key_bit(key, klen);
@@ -442,7 +271,7 @@ static size_t fast_member(const char *p, size_t n, size_t i, const char *key, si
 }
 
 /* {"key":value,...} of scalars; returns the index after '}'. */
-static size_t fast_object(const char *p, size_t n, size_t i, ei_bytes *scratch, ei_eio_event *ev)
+static size_t fast_object(const char *p, size_t n, size_t i, ei_buf *scratch, ei_eio_event *ev)
 {
 	unsigned seen = 0;
 	if (i >= n || p[i] != '{')
@@ -453,7 +282,7 @@ static size_t fast_object(const char *p, size_t n, size_t i, ei_bytes *scratch, 
 	for (;;) {
 		if (i >= n || p[i] != '"')
 			return FAST_NO;
-		size_t kend = plain_run(p, n, i + 1);
+		size_t kend = ei_json_plain_run(p, n, i + 1);
 		if (kend >= n || p[kend] != '"')
 			return FAST_NO;
 		const char *key = p + i + 1, *q = p + kend;
@@ -473,7 +302,7 @@ static size_t fast_object(const char *p, size_t n, size_t i, ei_bytes *scratch, 
 }
 
 /* The payload of the event and the closing bracket; 0 when not handled. */
-static int fast_payload(const char *p, size_t n, size_t i, ei_bytes *scratch, ei_eio_event *ev)
+static int fast_payload(const char *p, size_t n, size_t i, ei_buf *scratch, ei_eio_event *ev)
 {
 	i = skip_ws(p, n, i);
 	if (i >= n || p[i] != ',')
@@ -496,13 +325,13 @@ static void reset_event(ei_eio_event *ev)
 
 static int exact_int(const cJSON *v, int64_t *out)
 {
-	if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || fabs(v->valuedouble) > EI_EIO_EXACT)
+	if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || fabs(v->valuedouble) > EI_MAX_EXACT)
 		return 0;
 	*out = (int64_t)v->valuedouble;
 	return 1;
 }
 
-static ei_ev_kind slow_payload(const cJSON *payload, ei_bytes *scratch, ei_eio_event *ev)
+static ei_ev_kind slow_payload(const cJSON *payload, ei_buf *scratch, ei_eio_event *ev)
 {
 	const cJSON *v;
 	int64_t id;
@@ -517,8 +346,8 @@ static ei_ev_kind slow_payload(const cJSON *payload, ei_bytes *scratch, ei_eio_e
 			return ev->kind = EI_EV_MALFORMED;
 		ev->data_len = strlen(v->valuestring);
 		/* reserved first so that an empty text still points into a buffer */
-		if (ei_bytes_reserve(scratch, ev->data_len + 1) < 0 ||
-		    ei_bytes_append(scratch, v->valuestring, ev->data_len) < 0)
+		if (ei_buf_reserve(scratch, ev->data_len + 1) < 0 ||
+		    ei_buf_append(scratch, v->valuestring, ev->data_len) < 0)
 			return ev->kind = EI_EV_MALFORMED;
 		ev->data = scratch->p + scratch->len - ev->data_len;
 		v = cJSON_GetObjectItemCaseSensitive(payload, "timestamp");
@@ -539,7 +368,7 @@ static ei_ev_kind slow_payload(const cJSON *payload, ei_bytes *scratch, ei_eio_e
 	return ev->kind;
 }
 
-static ei_ev_kind slow_event(const char *p, size_t n, ei_bytes *scratch, ei_eio_event *ev)
+static ei_ev_kind slow_event(const char *p, size_t n, ei_buf *scratch, ei_eio_event *ev)
 {
 	reset_event(ev);
 	scratch->len = 0;
@@ -580,7 +409,7 @@ static int starts_with(const char *p, size_t n, size_t i, const char *lit, size_
  * ["job-data-<id>",{"data":"<text>","timestamp":<ms>}], timestamp optional.
  * Anything else (spaces, other keys or order) is left to the general path;
  * what this accepts, the general path reads the same way. */
-static int studio_job_data(const char *p, size_t n, ei_bytes *scratch, ei_eio_event *ev)
+static int studio_job_data(const char *p, size_t n, ei_buf *scratch, ei_eio_event *ev)
 {
 	size_t i = sizeof "[\"job-data-" - 1, id = i;
 	if (!starts_with(p, n, 0, LIT("[\"job-data-")))
@@ -606,7 +435,7 @@ static int studio_job_data(const char *p, size_t n, ei_bytes *scratch, ei_eio_ev
 	return 1;
 }
 
-ei_ev_kind ei_eio_event_parse(const char *p, size_t n, ei_bytes *scratch, ei_eio_event *ev)
+ei_ev_kind ei_eio_event_parse(const char *p, size_t n, ei_buf *scratch, ei_eio_event *ev)
 {
 	reset_event(ev);
 	scratch->len = 0;
@@ -620,7 +449,7 @@ ei_ev_kind ei_eio_event_parse(const char *p, size_t n, ei_bytes *scratch, ei_eio
 	i = skip_ws(p, n, i + 1);
 	if (i >= n || p[i] != '"')
 		return ev->kind = EI_EV_MALFORMED;
-	size_t end = plain_run(p, n, i + 1);
+	size_t end = ei_json_plain_run(p, n, i + 1);
 	const char *name = p + i + 1, *q = p + end;
 	if (end >= n || *q != '"') {
 		slow_event(p, n, scratch, ev);
@@ -639,7 +468,7 @@ size_t ei_eio_subscribe(char *out, int64_t job, double ts)
 	int n;
 	if (!isfinite(ts))
 		ts = 0;
-	if (ts == floor(ts) && fabs(ts) < EI_EIO_EXACT)
+	if (ts == floor(ts) && fabs(ts) < EI_MAX_EXACT)
 		n = snprintf(out, EI_EIO_SUBSCRIBE_MAX, "42[\"start-log-stream\",{\"jobId\":%" PRId64
 			     ",\"lastReceivedTimestamp\":%" PRId64 "}]",
 			     job, (int64_t)ts);

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buffer.h"
+
 /* What a text frame is, from its leading type digits. */
 typedef enum {
 	EI_EIO_MALFORMED,
@@ -42,16 +44,6 @@ typedef enum {
 	EI_EV_JOB_FINISHED,
 } ei_ev_kind;
 
-/* A growable byte buffer, reused between frames to avoid a malloc per frame. */
-typedef struct {
-	char *p;
-	size_t len, cap;
-} ei_bytes;
-
-int ei_bytes_reserve(ei_bytes *b, size_t extra);
-int ei_bytes_append(ei_bytes *b, const void *p, size_t n);
-void ei_bytes_free(ei_bytes *b);
-
 typedef struct {
 	ei_ev_kind kind;
 	int64_t job; /* job-data-<id>, job-finished-<id>, or jobId of a bare job-finished */
@@ -70,12 +62,7 @@ typedef struct {
  * escapes are decoded into `scratch` when the text has any. A fast path handles
  * the flat objects of job-data and job-finished; anything else goes through cJSON.
  * Returns ev->kind. */
-ei_ev_kind ei_eio_event_parse(const char *p, size_t n, ei_bytes *scratch, ei_eio_event *ev);
-
-/* Decode the JSON string starting at p[0] == '"' into out (appending).
- * Returns the offset just past the closing quote, or 0 when the string is
- * malformed (including a lone surrogate). */
-size_t ei_eio_json_string(const char *p, size_t n, ei_bytes *out);
+ei_ev_kind ei_eio_event_parse(const char *p, size_t n, ei_buf *scratch, ei_eio_event *ev);
 
 /* Write 42["start-log-stream",{"jobId":<job>,"lastReceivedTimestamp":<ts>}]
  * into out (at least EI_EIO_SUBSCRIBE_MAX bytes); returns its length. */

@@ -6,8 +6,9 @@
 
 #include <errno.h>
 
+#include "buffer.h"
+#include "client.h"
 #include "download.h"
-#include "http.h"
 #include "libcurl.h"
 #include "mime.h"
 
@@ -15,21 +16,19 @@
 #define EI_REQUEST_MT "ei.Request"
 #define DEFAULT_MAX_BODY (64u << 20)
 
+typedef struct ei_request ei_request;
+
+#define REQUEST_OF(t) ((ei_request *)((char *)(t) - offsetof(ei_request, transfer)))
+
 enum { REQ_RUNNING, REQ_DONE, REQ_CLOSED, REQ_ABANDONED };
 
-typedef struct {
-	char *data;
-	size_t len, cap;
-} buffer;
-
 struct ei_request {
+	ei_transfer transfer; /* on the client's multi handle while it runs */
 	CURL *easy;
-	ei_client *client;
-	ei_request *next, **prev;
 	struct curl_slist *headers;
 	char *body;
 	curl_mime *mime;
-	buffer response, head;
+	ei_buf response, head;
 	ei_download download; /* file: the 2xx body goes there instead of `response` */
 	int to_file;          /* -1: not decided until the status is known, 0: memory, 1: file */
 	size_t max_body;
@@ -69,24 +68,6 @@ static const char *code_of(CURLcode result)
 	return EI_ECONNECT;
 }
 
-static int buffer_add(buffer *b, const char *data, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 1024;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *grown = realloc(b->data, cap);
-		if (!grown)
-			return -1;
-		b->data = grown;
-		b->cap = cap;
-	}
-	memcpy(b->data + b->len, data, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-	return 0;
-}
-
 static int success(long status)
 {
 	return status >= 200 && status <= 299;
@@ -107,7 +88,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *userp)
 		r->too_big = 1;
 		return 0;
 	}
-	return buffer_add(&r->response, data, n) < 0 ? 0 : n;
+	return ei_buf_append(&r->response, data, n) < 0 ? 0 : n;
 }
 
 static size_t on_header(char *data, size_t size, size_t n, void *userp)
@@ -119,7 +100,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *userp)
 	n *= size;
 	if (r->head.len + n > 256u * 1024)
 		return 0;
-	return buffer_add(&r->head, data, n) < 0 ? 0 : n;
+	return ei_buf_append(&r->head, data, n) < 0 ? 0 : n;
 }
 
 static int is_loopback(const char *host)
@@ -148,60 +129,40 @@ static const char *check_url(ei_client *c, const char *url)
 	return why;
 }
 
-static void unlink_request(ei_request *r)
-{
-	if (!r->prev)
-		return;
-	*r->prev = r->next;
-	if (r->next)
-		r->next->prev = r->prev;
-	r->next = NULL;
-	r->prev = NULL;
-}
-
 static void release(ei_request *r)
 {
+	ei_client_stop(&r->transfer);
 	if (r->easy) {
-		if (r->client && r->state == REQ_RUNNING)
-			curl_multi_remove_handle(ei_client_multi(r->client), r->easy);
 		curl_easy_cleanup(r->easy);
 		r->easy = NULL;
 	}
-	unlink_request(r);
-	r->client = NULL;
 	curl_mime_free(r->mime);
 	r->mime = NULL;
 	ei_download_discard(&r->download);
 	curl_slist_free_all(r->headers);
 	free(r->body);
-	free(r->response.data);
-	free(r->head.data);
+	ei_buf_free(&r->response);
+	ei_buf_free(&r->head);
 	r->headers = NULL;
 	r->body = NULL;
-	memset(&r->response, 0, sizeof r->response);
-	memset(&r->head, 0, sizeof r->head);
 }
 
-void ei_request_abandon(ei_request *r)
+/* The client closed while the request ran. */
+static void abandon(ei_transfer *t)
 {
-	if (r->state == REQ_DONE) { /* its result stays readable */
-		unlink_request(r);
-		r->client = NULL;
-		return;
-	}
+	ei_request *r = REQUEST_OF(t);
 	release(r);
 	r->state = REQ_ABANDONED;
 }
 
-void ei_request_finish(CURL *easy, CURLcode result)
+/* The transfer is over; its result stays readable after the client closes. */
+static void finish(ei_transfer *t, CURLcode result)
 {
-	ei_request *r = NULL;
-	curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&r);
-	if (!r || r->state != REQ_RUNNING)
+	ei_request *r = REQUEST_OF(t);
+	if (r->state != REQ_RUNNING)
 		return;
 	r->state = REQ_DONE;
 	r->result = result;
-	curl_multi_remove_handle(ei_client_multi(r->client), easy);
 }
 
 static int add_headers(lua_State *L, ei_request *r, int idx)
@@ -226,21 +187,11 @@ static int add_headers(lua_State *L, ei_request *r, int idx)
 	return 0;
 }
 
-static double opt_seconds(lua_State *L, int idx, const char *key, double fallback)
-{
-	lua_getfield(L, idx, key);
-	double v = luaL_optnumber(L, -1, fallback);
-	lua_pop(L, 1);
-	luaL_argcheck(L, v >= 0 && v < 1e7, 2, "timeouts are seconds, at least 0");
-	return v;
-}
-
 static void configure(ei_request *r, ei_client *c, const char *method, const char *url, double timeout,
 		      double connect_timeout)
 {
 	CURL *e = r->easy;
 	curl_easy_setopt(e, CURLOPT_URL, url);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)r);
 	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
 	if (strcmp(method, "HEAD") == 0)
 		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
@@ -321,19 +272,9 @@ static const char *set_output(lua_State *L, ei_request *r, int idx, char *why, s
 	return NULL;
 }
 
-static void start(ei_request *r, ei_client *c)
-{
-	ei_request **head = ei_client_requests(c);
-	r->client = c;
-	r->next = *head;
-	r->prev = head;
-	if (*head)
-		(*head)->prev = &r->next;
-	*head = r;
-	curl_multi_add_handle(ei_client_multi(c), r->easy);
-}
-
-int ei_request_new(lua_State *L)
+/* client:request{method=, url=, headers=, body=, parts=, output=, timeout=,
+ * connect_timeout=, max_body=} */
+static int l_request_new(lua_State *L)
 {
 	ei_client *c = ei_client_check(L, 1);
 	luaL_checktype(L, 2, LUA_TTABLE);
@@ -345,12 +286,11 @@ int ei_request_new(lua_State *L)
 	const char *why = ei_libcurl_ready();
 	if (why)
 		return ei_fail(L, EI_ECONNECT, "%s", why);
-	if (!ei_client_multi(c))
-		return luaL_error(L, "cannot create a request: out of memory");
 	why = check_url(c, url);
 	if (why)
 		return ei_fail(L, EI_EINVAL, "%s", why);
-	double timeout = opt_seconds(L, 2, "timeout", 30), connect_timeout = opt_seconds(L, 2, "connect_timeout", 10);
+	double timeout = ei_opt_seconds(L, 2, "timeout", 30, 1e7),
+	       connect_timeout = ei_opt_seconds(L, 2, "connect_timeout", 10, 1e7);
 	lua_getfield(L, 2, "max_body");
 	lua_Integer max_body = luaL_optinteger(L, -1, DEFAULT_MAX_BODY);
 	luaL_argcheck(L, max_body > 0, 2, "max_body must be positive");
@@ -359,6 +299,7 @@ int ei_request_new(lua_State *L)
 	ei_request *r = lua_newuserdatauv(L, sizeof *r, 1);
 	memset(r, 0, sizeof *r);
 	r->state = REQ_CLOSED;
+	r->transfer = (ei_transfer){ .finish = finish, .abandon = abandon };
 	r->max_body = (size_t)max_body;
 	luaL_setmetatable(L, EI_REQUEST_MT);
 	lua_pushvalue(L, 1);
@@ -374,12 +315,11 @@ int ei_request_new(lua_State *L)
 		release(r);
 		return ei_fail(L, EI_EINVAL, "%s", why);
 	}
-	if (set_body(L, r, 2) < 0) {
+	if (set_body(L, r, 2) < 0 || ei_client_start(c, &r->transfer, r->easy) < 0) {
 		release(r);
 		return luaL_error(L, "cannot create a request: out of memory");
 	}
 	r->state = REQ_RUNNING;
-	start(r, c);
 	return 1;
 }
 
@@ -391,16 +331,16 @@ static ei_request *check_request(lua_State *L)
 	return r;
 }
 
-static int request_done(lua_State *L)
+static int l_request_done(lua_State *L)
 {
 	lua_pushboolean(L, check_request(L)->state != REQ_RUNNING);
 	return 1;
 }
 
-static void push_headers(lua_State *L, const buffer *head)
+static void push_headers(lua_State *L, const ei_buf *head)
 {
 	lua_newtable(L);
-	const char *p = head->data ? head->data : "", *end = p + head->len;
+	const char *p = head->p ? head->p : "", *end = p + head->len;
 	while (p < end) {
 		const char *eol = memchr(p, '\n', (size_t)(end - p));
 		const char *line_end = eol ? eol : end, *colon = memchr(p, ':', (size_t)(line_end - p));
@@ -426,7 +366,7 @@ static int push_download(lua_State *L, ei_request *r);
 
 /* status, body, headers | nil, message, code; with output, a 2xx body is
  * { path =, size =, sha256 = } */
-static int request_result(lua_State *L)
+static int l_request_result(lua_State *L)
 {
 	ei_request *r = check_request(L);
 	if (r->state == REQ_ABANDONED)
@@ -447,7 +387,7 @@ static int request_result(lua_State *L)
 			return ei_fail(L, EI_EINVAL, "cannot write '%s': %s", r->download.path, strerror(errno));
 	} else {
 		ei_download_discard(&r->download);
-		lua_pushlstring(L, r->response.data ? r->response.data : "", r->response.len);
+		lua_pushlstring(L, r->response.p ? r->response.p : "", r->response.len);
 	}
 	push_headers(L, &r->head);
 	return 3;
@@ -471,7 +411,7 @@ static int push_download(lua_State *L, ei_request *r)
 }
 
 /* Bytes received, expected (nil: unknown), sent and to send (nil: unknown) so far. */
-static int request_progress(lua_State *L)
+static int l_request_progress(lua_State *L)
 {
 	ei_request *r = check_request(L);
 	static const CURLINFO infos[] = {
@@ -488,7 +428,7 @@ static int request_progress(lua_State *L)
 	return 4;
 }
 
-static int request_close(lua_State *L)
+static int l_request_close(lua_State *L)
 {
 	ei_request *r = luaL_checkudata(L, 1, EI_REQUEST_MT);
 	release(r);
@@ -496,7 +436,7 @@ static int request_close(lua_State *L)
 	return 0;
 }
 
-static int request_tostring(lua_State *L)
+static int l_request_tostring(lua_State *L)
 {
 	ei_request *r = luaL_checkudata(L, 1, EI_REQUEST_MT);
 	static const char *const states[] = { "running", "done", "closed", "closed" };
@@ -507,8 +447,9 @@ static int request_tostring(lua_State *L)
 void ei_http_open(lua_State *L)
 {
 	static const luaL_Reg methods[] = {
-		{ "done", request_done },   { "result", request_result },     { "close", request_close },
-		{ "progress", request_progress }, { NULL, NULL },
+		{ "done", l_request_done },   { "result", l_request_result },     { "close", l_request_close },
+		{ "progress", l_request_progress }, { NULL, NULL },
 	};
-	ei_new_class(L, EI_REQUEST_MT, methods, request_close, request_tostring);
+	ei_new_class(L, EI_REQUEST_MT, methods, l_request_close, l_request_tostring);
+	ei_client_add_method(L, "request", l_request_new);
 }

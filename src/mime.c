@@ -103,7 +103,7 @@ static int l_file(lua_State *L)
 	return 1;
 }
 
-static int file_tostring(lua_State *L)
+static int l_file_tostring(lua_State *L)
 {
 	lua_getfield(L, 1, "path");
 	lua_pushfstring(L, EI_FILE_MT " (%s)", lua_tostring(L, -1));
@@ -113,7 +113,7 @@ static int file_tostring(lua_State *L)
 void ei_mime_open(lua_State *L)
 {
 	luaL_newmetatable(L, EI_FILE_MT);
-	lua_pushcfunction(L, file_tostring);
+	lua_pushcfunction(L, l_file_tostring);
 	lua_setfield(L, -2, "__tostring");
 	lua_pop(L, 1);
 	lua_pushcfunction(L, l_file);

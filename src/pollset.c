@@ -1,16 +1,14 @@
-/* The client's epoll set and the deadlines of its parts. */
+/* What every readiness backend shares: which watch owns each descriptor, the
+ * deadlines, dispatch and ticks, the clock. The OS part is in platform/. */
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "core.h"
 #include "pollset.h"
-
-#define EI_POLL_BATCH 64
+#include "platform/pollset_os.h"
 
 int64_t ei_now_ms(void)
 {
@@ -27,8 +25,8 @@ int ei_timeout_ms(double seconds)
 int ei_poll_init(ei_poll *p)
 {
 	memset(p, 0, sizeof *p);
-	p->epfd = epoll_create1(EPOLL_CLOEXEC);
-	return p->epfd < 0 ? -1 : 0;
+	p->os = ei_pollset_os_new();
+	return p->os ? 0 : -1;
 }
 
 void ei_poll_free(ei_poll *p)
@@ -38,11 +36,10 @@ void ei_poll_free(ei_poll *p)
 		ei_poll_detach(p, w);
 		w->orphan(w);
 	}
-	if (p->epfd >= 0)
-		close(p->epfd);
+	if (p->os)
+		ei_pollset_os_free(p->os);
 	free(p->owners);
 	memset(p, 0, sizeof *p);
-	p->epfd = -1;
 }
 
 void ei_poll_attach(ei_poll *p, ei_watch *w)
@@ -79,57 +76,41 @@ static int grow_owners(ei_poll *p, int fd)
 	return 0;
 }
 
-static uint32_t epoll_bits(unsigned events)
-{
-	return ((events & EI_POLL_IN) ? EPOLLIN : 0) | ((events & EI_POLL_OUT) ? EPOLLOUT : 0);
-}
-
 int ei_poll_fd(ei_poll *p, int fd, unsigned events, ei_watch *w)
 {
-	if (fd < 0 || grow_owners(p, fd) < 0)
+	if (fd < 0 || !p->os || grow_owners(p, fd) < 0)
 		return -1;
-	struct epoll_event ev = { .events = epoll_bits(events), .data.fd = fd };
 	int known = p->owners[fd] != NULL;
 	if (!events) {
 		p->owners[fd] = NULL;
-		/* The descriptor may already be closed, which removed it from the set. */
-		if (known && epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, &ev) < 0 && errno != EBADF && errno != ENOENT)
-			return -1;
-		return 0;
+		return ei_pollset_os_watch(p->os, fd, 0, known);
 	}
-	if (epoll_ctl(p->epfd, known ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) < 0) {
-		/* A descriptor number reused after close is new to epoll. */
-		if (!known || errno != ENOENT || epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
-			return -1;
-	}
+	if (ei_pollset_os_watch(p->os, fd, events, known) < 0)
+		return -1;
 	p->owners[fd] = w;
 	return 0;
 }
 
-static unsigned ei_bits(uint32_t events)
-{
-	return ((events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP)) ? EI_POLL_IN : 0) |
-	       ((events & EPOLLOUT) ? EI_POLL_OUT : 0) | ((events & EPOLLERR) ? EI_POLL_ERR : 0);
-}
-
 int ei_poll_step(ei_poll *p, int timeout_ms)
 {
-	struct epoll_event evs[EI_POLL_BATCH];
-	int n = epoll_wait(p->epfd, evs, EI_POLL_BATCH, timeout_ms);
-	if (n < 0 && errno != EINTR)
+	ei_poll_ready ready[EI_POLL_BATCH];
+	int n = ei_pollset_os_wait(p->os, timeout_ms, ready, EI_POLL_BATCH);
+	if (n < 0)
 		return -1;
+	/* A watch may drop another's descriptor while this one's is dispatched:
+	 * the owner is looked up for each in turn. */
 	for (int i = 0; i < n; i++) {
-		int fd = evs[i].data.fd;
+		int fd = ready[i].fd;
 		ei_watch *w = fd < p->n_owners ? p->owners[fd] : NULL;
 		if (w)
-			w->ready(w, fd, ei_bits(evs[i].events));
+			w->ready(w, fd, ready[i].revents);
 	}
 	int64_t now = ei_now_ms();
 	for (ei_watch *w = p->watches, *next; w; w = next) {
 		next = w->next;
 		w->tick(w, now);
 	}
-	return n < 0 ? 0 : n;
+	return n;
 }
 
 int64_t ei_poll_deadline(ei_poll *p)
@@ -143,9 +124,28 @@ int64_t ei_poll_deadline(ei_poll *p)
 	return soonest;
 }
 
+int64_t ei_poll_step_timeout(ei_poll *p)
+{
+	int64_t deadline = ei_poll_deadline(p);
+	if (deadline < 0)
+		return -1;
+	int64_t left = deadline - ei_now_ms();
+	return left > 0 ? left : 0;
+}
+
+int ei_poll_host_fd(ei_poll *p)
+{
+	return ei_pollset_os_fd(p->os);
+}
+
+int64_t ei_poll_host_timeout(ei_poll *p)
+{
+	return ei_pollset_os_host_timeout(p->os, ei_poll_step_timeout(p));
+}
+
 /* core.poll(fd, events, timeout): the one blocking wait, used by Lua's block
  * waiter and by ei.run; returns the events that are ready ("" on timeout). */
-static int poll_wait(lua_State *L)
+static int l_poll_wait(lua_State *L)
 {
 	int fd = (int)luaL_checkinteger(L, 1);
 	const char *events = luaL_optstring(L, 2, "r");
@@ -165,7 +165,7 @@ static int poll_wait(lua_State *L)
 
 /* core.poll_many({fd, events, fd, events, ...}, timeout): wait for any of
  * several descriptors; returns an array of the ready events per pair. */
-static int poll_many(lua_State *L)
+static int l_poll_many(lua_State *L)
 {
 	luaL_checktype(L, 1, LUA_TTABLE);
 	double timeout = luaL_optnumber(L, 2, -1);
@@ -195,7 +195,7 @@ static int poll_many(lua_State *L)
 }
 
 /* core.monotime(): seconds on a monotonic clock, for Lua's deadlines. */
-static int monotime(lua_State *L)
+static int l_poll_monotime(lua_State *L)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -205,6 +205,6 @@ static int monotime(lua_State *L)
 
 void ei_poll_open(lua_State *L)
 {
-	static const luaL_Reg fns[] = { { "poll", poll_wait }, { "poll_many", poll_many }, { "monotime", monotime }, { NULL, NULL } };
+	static const luaL_Reg fns[] = { { "poll", l_poll_wait }, { "poll_many", l_poll_many }, { "monotime", l_poll_monotime }, { NULL, NULL } };
 	luaL_setfuncs(L, fns, 0);
 }

@@ -7,7 +7,7 @@
 
 /* Returns columns, rows (0, 0 for a terminal that has no size set); or nil when fd
  * is not a terminal. */
-static int terminal_size(lua_State *L)
+static int l_terminal_size(lua_State *L)
 {
 	int fd = (int)luaL_checkinteger(L, 1);
 	struct winsize ws = { 0 };
@@ -24,6 +24,6 @@ static int terminal_size(lua_State *L)
 
 void ei_terminal_open(lua_State *L)
 {
-	static const luaL_Reg fns[] = { { "terminal_size", terminal_size }, { NULL, NULL } };
+	static const luaL_Reg fns[] = { { "terminal_size", l_terminal_size }, { NULL, NULL } };
 	luaL_setfuncs(L, fns, 0);
 }

@@ -671,7 +671,7 @@ local function render(sources, supplied, c, ops, t)
 	for i = 1, #c.dropped, 3 do
 		out[#out + 1] = " *   " .. table.concat(c.dropped, ", ", i, math.min(i + 2, #c.dropped)) .. "\n"
 	end
-	out[#out + 1] = " */\n#include <math.h>\n\n#include \"schema.h\"\n\n"
+	out[#out + 1] = " */\n#include <math.h>\n\n#include \"spec.h\"\n\n"
 	out[#out + 1] = "static const char pool[] =\n"
 	local line = {}
 	local width = 0

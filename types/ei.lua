@@ -26,6 +26,8 @@
 ---@field val_loss? number
 ---@field val_accuracy? number
 
+---Options of `ei.new`, each described once: in the LDoc of `ei.new` (lua/ei/init.lua).
+---spec/options_spec.lua checks this list against that LDoc and against what the code accepts.
 ---@class ei.Options
 ---@field api_key? string
 ---@field jwt? string
@@ -42,18 +44,18 @@
 ---@field on_warning? fun(message: string)
 ---@field backoff? number
 ---@field status_interval? number
----What a request does with a body field the bundled schema does not name (see `ei.new`):
----"error" (default: EINVAL with did-you-mean) | "warn" (send, on_warning once per path) | "send".
 ---@field unknown_fields? ei.UnknownFields
 
 ---@alias ei.UnknownFields "error"|"warn"|"send"
 
----Options of one call (`Client:call` and the helpers that take `opts`).
+---Options of one call (`Client:call` and the helpers that take `opts`: `train_keras`,
+---`set_keras_config`, `generate_features`), each described once: in the LDoc of
+---`Client:call` (lua/ei/client.lua); spec/options_spec.lua checks them against it.
 ---@class ei.CallOptions
 ---@field unknown_fields? ei.UnknownFields
----@field output? string a file for a 2xx response, streamed, renamed into place when complete
+---@field output? string
 ---@field progress? fun(done: integer, total: integer|nil)
----@field timeout? number seconds for the whole transfer
+---@field timeout? number
 
 ---What a call with `output` returns.
 ---@class ei.SavedResponse
@@ -126,7 +128,7 @@ function Client:keras_metadata(project_id, learn_id) end
 function Client:generate_features(project_id, dsp_id, fields, opts) end
 ---@return string|nil, string?, ei.Code?
 function Client:socket_token(project_id) end
----The client's descriptor, for a host's own loop: poll it, then `step`.
+---The client's descriptor, for a host's own loop: poll it for reading at most `timeout()` seconds, then `step`.
 ---@return integer
 function Client:pollfd() end
 ---@return string

@@ -1,11 +1,22 @@
 --- The client: credentials, REST calls with retries, and the jobs it starts.
 -- Created with `ei.new`; every REST method returns its result, or
--- `nil, message, code` with a code of the contract.
+-- `nil, message, code` with a code of the contract. A script sees the
+-- client's methods only: its credentials, sockets, tasks and counters are out
+-- of its reach.
 -- @classmod ei.Client
 local core = require "ei.core"
 
 local Client = {}
 Client.__index = Client
+
+-- The context of a client: all it keeps besides its methods, and the interface
+-- ei.job and ei.stream use (they get the context from this file, never from a
+-- script). The credentials are apart again, known to this file alone. Both are
+-- keyed weakly, so a client nobody holds is collected (and closed) as before.
+local Context = {}
+Context.__index = Context
+local context_of = setmetatable({}, { __mode = "k" })     -- client -> its context
+local credentials_of = setmetatable({}, { __mode = "k" }) -- context -> its credentials
 
 local DEFAULT_HOST = "https://studio.edgeimpulse.com"
 
@@ -44,8 +55,11 @@ local function check_options(opts)
   end
 end
 
-local function check_open(self)
-  if not self.core then error("attempt to use a closed client", 3) end
+-- The context of an open client; a closed client (or anything else) raises.
+local function open(client)
+  local ctx = context_of[client]
+  if not (ctx and ctx.core) then error("attempt to use a closed client", 3) end
+  return ctx
 end
 
 local function normalize_host(host)
@@ -60,38 +74,45 @@ function Client.new(opts)
   if type(opts) ~= "table" then error("ei.new: options must be a table", 2) end
   check_options(opts)
   local auth_given = opts.api_key or opts.jwt or opts.jwt_cookie or opts.bearer or opts.oauth2
-  local self = setmetatable({
-    api_key = opts.api_key or (not auth_given and os.getenv "EI_API_KEY" or nil),
-    jwt = opts.jwt, jwt_cookie = opts.jwt_cookie, bearer = opts.bearer, oauth2 = opts.oauth2,
+  local client = setmetatable({}, Client)
+  local ctx = setmetatable({
+    client = client,
     host = normalize_host(opts.host or os.getenv "EI_HOST" or DEFAULT_HOST),
     request_timeout = opts.timeout or 30,
     retries = opts.retries or 3,
     backoff = opts.backoff or 0.5,
     status_interval = opts.status_interval,
     unknown_fields = opts.unknown_fields or "error",
-    waiter = opts.wait or false, -- false, not nil: read on every wait (see Client:waits_in_core)
+    waiter = opts.wait or false, -- false, not nil: read on every wait (see Context:waits_in_core)
     on_warning = opts.on_warning or function(msg) io.stderr:write("ei: warning: ", msg, "\n") end,
     warned = {},
     sockets = {},
     in_flight = 0,
     tasks = {}, task_of = setmetatable({}, { __mode = "k" }), tasks_done = 0, queued_tasks = {},
     max_in_flight = MAX_IN_FLIGHT,
-  }, Client)
-  self.core = core.client { ca_file = opts.ca_file, user_agent = opts.user_agent or ("ei-train/" .. require("ei.version")), insecure = opts.insecure }
-  return self
+  }, Context)
+  ctx.core = core.client { ca_file = opts.ca_file, user_agent = opts.user_agent or ("ei-train/" .. require("ei.version")), insecure = opts.insecure }
+  credentials_of[ctx] = {
+    api_key = opts.api_key or (not auth_given and os.getenv "EI_API_KEY" or nil),
+    jwt = opts.jwt, jwt_cookie = opts.jwt_cookie, bearer = opts.bearer, oauth2 = opts.oauth2,
+    socket_tokens = {}, -- project id -> the last socket token fetched
+  }
+  context_of[client] = ctx
+  return client
 end
 
 -- Every secret this client holds, to keep them out of messages.
 local function secrets(self)
-  local list = { self.api_key, self.jwt, self.jwt_cookie, self.bearer, self.oauth_token }
-  if self.oauth2 then list[#list + 1] = self.oauth2.client_secret end
-  for _, s in pairs(self.sockets) do if s.token then list[#list + 1] = s.token end end
+  local c = credentials_of[self]
+  local list = { c.api_key, c.jwt, c.jwt_cookie, c.bearer, c.oauth_token }
+  if c.oauth2 then list[#list + 1] = c.oauth2.client_secret end
+  for _, token in pairs(c.socket_tokens) do list[#list + 1] = token end
   return list
 end
 
 --- Remove every secret the client knows from a message.
 -- @local
-function Client:redact(msg)
+function Context:redact(msg)
   if type(msg) ~= "string" then return msg end
   for _, secret in ipairs(secrets(self)) do
     if #secret >= 4 then
@@ -110,7 +131,7 @@ end
 --- A failure: `nil, message, code`, and the HTTP status when there was one
 -- (the live side tells a transient answer from a permanent one by it).
 -- @local
-function Client:fail(msg, code, status)
+function Context:fail(msg, code, status)
   return nil, self:redact(msg), code, status
 end
 
@@ -118,7 +139,7 @@ end
 -- the job, a key no longer accepted) rather than one worth waiting out
 -- (no connection, a timeout, 408, 429, 5xx, malformed data).
 -- @local
-function Client.is_permanent(code, status)
+function Context.is_permanent(code, status)
   if code == "EAUTH" or code == "EINVAL" then return true end
   if code ~= "EAPI" and code ~= "EHTTP" then return false end
   return status ~= nil and status ~= 408 and not transient_status(status)
@@ -154,7 +175,7 @@ end
 -- request slot free, so that a thousand status checks due together do not
 -- each hold a coroutine (which the collector traverses at once) while waiting.
 -- @local
-function Client:spawn(fn, on_done, queued)
+function Context:spawn(fn, on_done, queued)
   local task = { fn = fn, on_done = on_done }
   if queued and self.in_flight >= self.max_in_flight then
     self.queued_tasks[#self.queued_tasks + 1] = task
@@ -250,18 +271,18 @@ end
 -- @usage local op = client:pending(client.train_keras, client, pid, lid, { trainingCycles = 30 })
 -- -- in the host's loop: if op:step() then job = op:result() end
 function Client:pending(f, ...)
-  check_open(self)
+  local ctx = open(self)
   if type(f) ~= "function" then error("bad argument #1 to 'pending' (function expected)", 2) end
   local op = setmetatable({ client = self }, Pending)
   local args = table.pack(...)
-  self:spawn(function() return pcall(f, table.unpack(args, 1, args.n)) end,
+  ctx:spawn(function() return pcall(f, table.unpack(args, 1, args.n)) end,
     function(...) op.results = table.pack(...) end)
   return op
 end
 
 --- Seconds until a task wants to run (0: now), or nil when none waits on time.
 -- @local
-function Client:tasks_timeout()
+function Context:tasks_timeout()
   if self.queued_tasks[1] and self.in_flight < self.max_in_flight then return 0 end
   local now, soonest = core.monotime(), nil
   for _, task in ipairs(self.tasks) do
@@ -273,8 +294,10 @@ function Client:tasks_timeout()
 end
 
 -- Seconds until the client's parts or tasks want a step without I/O, or nil.
-local function client_timeout(self)
-  local t = self.core:timeout()
+-- `inside`: for a wait inside step(timeout), which watches every descriptor
+-- itself, so the core's deadlines alone, never the tick of a poll(2) build.
+local function client_timeout(self, inside)
+  local t = self.core:timeout(inside)
   if self.tasks[1] or self.queued_tasks[1] then
     local tt = self:tasks_timeout()
     if tt and (not t or tt < t) then t = math.max(0, tt) end
@@ -292,40 +315,46 @@ local function step(self, timeout)
 end
 
 -- The pollable a waiter gets: the client's descriptor, and a timeout that
--- drops to 0 once `ready()` holds or the deadline passes.
+-- drops to 0 once `ready()` holds or the deadline passes. A user scheduler may
+-- hold it (ei.wait.yield): it names the client, not its context.
 local Pollable = {}
 Pollable.__index = Pollable
-function Pollable:pollfd() return self.client.core and self.client.core:pollfd() or -1 end
+function Pollable:pollfd()
+  local ctx = context_of[self.client]
+  return ctx.core and ctx.core:pollfd() or -1
+end
 function Pollable:events() return "r" end
 function Pollable:timeout()
-  if self.ready() or not self.client.core then return 0 end
-  local t = self.client:timeout()
+  local ctx = context_of[self.client]
+  if self.ready() or not ctx.core then return 0 end
+  local t = client_timeout(ctx)
   if self.deadline then
     local left = math.max(0, self.deadline - core.monotime())
     if not t or left < t then t = left end
   end
   return t
 end
--- The block waiter's way: wait in the client's own epoll_wait and do the
--- work it finds, rather than poll(2) the descriptor and then step. Called
--- when ready() was just found false, so only the deadlines bound the wait.
+-- The block waiter's way: wait in the client's own system call (epoll_wait,
+-- or poll(2) over every descriptor) and do the work it finds, rather than
+-- poll(2) the descriptor and then step. Called when ready() was just found
+-- false, so only the deadlines bound the wait.
 function Pollable:wait_step()
-  local client = self.client
-  local t = client_timeout(client)
+  local ctx = context_of[self.client]
+  local t = client_timeout(ctx, true)
   if self.deadline then
     local left = math.max(0, self.deadline - core.monotime())
     if not t or left < t then t = left end
   end
   self.stepped = true
-  return step(client, t or -1)
+  return step(ctx, t or -1)
 end
 function Pollable:condition()
-  return self.client:cqueues_condition()
+  return context_of[self.client]:cqueues_condition()
 end
 
 -- A cqueues condition the client signals after each step, so that every
 -- coroutine waiting on the shared descriptor re-checks what it waits for.
-function Client:cqueues_condition()
+function Context:cqueues_condition()
   if not self.condition then self.condition = require("cqueues.condition").new() end
   return self.condition
 end
@@ -335,15 +364,20 @@ end
 -- For hosts that run their own loop (see `pollfd`).
 -- @treturn boolean true
 function Client:step()
-  check_open(self)
-  return step(self)
+  return step(open(self))
 end
 
---- The client's descriptor: readable when `step` has work.
+--- The client's descriptor: poll it for reading at most `timeout()` seconds,
+-- then `step()`.
+-- On the epoll build (Linux) it is an epoll descriptor, readable whenever
+-- any of the client's sockets is ready. On the poll(2) build (other systems,
+-- and Linux with `-DEI_POLLSET=poll`) no descriptor can say that: it is a
+-- pipe the client owns, readable once `timeout()` has found a socket ready,
+-- and `timeout()` answers at most 0.01 s while the client has sockets, so a
+-- loop that honours it steps at least every 10 ms and misses nothing.
 -- @treturn integer
 function Client:pollfd()
-  check_open(self)
-  return self.core:pollfd()
+  return open(self).core:pollfd()
 end
 
 --- The events to poll for.
@@ -353,10 +387,11 @@ function Client:events()
 end
 
 --- Seconds until `step` has work without I/O (0: now), or nil.
+-- On the poll(2) build (see `pollfd`): 0 when a socket is ready now, and at
+-- most 0.01 while the client has sockets open.
 -- @treturn number|nil
 function Client:timeout()
-  check_open(self)
-  return client_timeout(self)
+  return client_timeout(open(self))
 end
 
 local wait -- ei.wait, loaded on the first wait
@@ -367,7 +402,7 @@ local isyieldable = coroutine.isyieldable
 -- scheduler's), and no task is in flight or queued, so that nothing of the
 -- client but its descriptors and C timers needs a turn meanwhile.
 -- @local
-function Client:waits_in_core()
+function Context:waits_in_core()
   if self.tasks[1] or self.queued_tasks[1] or not self.core then return false end
   local waiter = self.waiter
   if not waiter then return not isyieldable() end
@@ -381,7 +416,7 @@ end
 -- deadline: the first check is skipped.
 -- @treturn boolean whether ready() holds
 -- @local
-function Client:wait_until(ready, deadline, unready)
+function Context:wait_until(ready, deadline, unready)
   local task = self.task_of[coroutine.running()]
   if task then
     while true do
@@ -394,7 +429,7 @@ function Client:wait_until(ready, deadline, unready)
   end
   wait = wait or require "ei.wait"
   local waiter = self.waiter or wait.auto()
-  local pollable = setmetatable({ client = self, ready = ready, deadline = deadline }, Pollable)
+  local pollable = setmetatable({ client = self.client, ready = ready, deadline = deadline }, Pollable)
   -- No step before the first wait: ready work makes the wait return at once
   -- (the descriptor is readable, or a timeout is 0), so it costs no more.
   while true do
@@ -416,15 +451,16 @@ end
 
 --- Sleep for `seconds`, doing the client's work meanwhile.
 -- @local
-function Client:sleep(seconds)
+function Context:sleep(seconds)
   self:wait_until(function() return false end, core.monotime() + seconds)
 end
 
 local function auth_headers(self, headers)
-  if self.api_key then headers[#headers + 1] = "x-api-key: " .. self.api_key end
-  if self.jwt then headers[#headers + 1] = "x-jwt-token: " .. self.jwt end
-  if self.jwt_cookie then headers[#headers + 1] = "Cookie: jwt=" .. self.jwt_cookie end
-  local bearer = self.bearer or self.oauth_token
+  local c = credentials_of[self]
+  if c.api_key then headers[#headers + 1] = "x-api-key: " .. c.api_key end
+  if c.jwt then headers[#headers + 1] = "x-jwt-token: " .. c.jwt end
+  if c.jwt_cookie then headers[#headers + 1] = "Cookie: jwt=" .. c.jwt_cookie end
+  local bearer = c.bearer or c.oauth_token
   if bearer then headers[#headers + 1] = "Authorization: Bearer " .. bearer end
 end
 
@@ -434,9 +470,9 @@ end
 local Slot = {}
 Slot.__index = Slot
 function Slot:release()
-  if self.client then
-    self.client.in_flight = self.client.in_flight - 1
-    self.client = nil
+  if self.ctx then
+    self.ctx.in_flight = self.ctx.in_flight - 1
+    self.ctx = nil
   end
 end
 Slot.__close, Slot.__gc = Slot.release, Slot.release
@@ -448,7 +484,7 @@ local function take_slot(self)
     if closed then return nil end
   end
   self.in_flight = self.in_flight + 1
-  return setmetatable({ client = self }, Slot)
+  return setmetatable({ ctx = self }, Slot)
 end
 
 -- What `ready()` of an exchange checks: whether the request is done and, when the
@@ -558,16 +594,17 @@ local function interpret(self, method, path, status, body, headers)
 end
 
 local function ensure_oauth_token(self, force)
-  if not self.oauth2 then return true end
-  if not force and self.oauth_token and core.monotime() < self.oauth_expires - 30 then return true end
-  local function enc(s) return (s:gsub("[^%w%-%._~]", function(c) return ("%%%02X"):format(c:byte()) end)) end
-  local form = ("grant_type=client_credentials&client_id=%s&client_secret=%s"):format(enc(self.oauth2.client_id), enc(self.oauth2.client_secret))
-  self.oauth_token = nil
+  local c = credentials_of[self]
+  if not c.oauth2 then return true end
+  if not force and c.oauth_token and core.monotime() < c.oauth_expires - 30 then return true end
+  local function enc(s) return (s:gsub("[^%w%-%._~]", function(ch) return ("%%%02X"):format(ch:byte()) end)) end
+  local form = ("grant_type=client_credentials&client_id=%s&client_secret=%s"):format(enc(c.oauth2.client_id), enc(c.oauth2.client_secret))
+  c.oauth_token = nil
   local res, err, code = self:rest("POST", "/oauth/token", form, "application/x-www-form-urlencoded", true)
   if not res then return nil, err, code end
   if type(res.access_token) ~= "string" then return self:fail("POST /oauth/token: no access_token in the response", "EPROTO") end
-  self.oauth_token = res.access_token
-  self.oauth_expires = core.monotime() + (tonumber(res.expires_in) or 3600)
+  c.oauth_token = res.access_token
+  c.oauth_expires = core.monotime() + (tonumber(res.expires_in) or 3600)
   return true
 end
 
@@ -580,7 +617,7 @@ local IDEMPOTENT = { GET = true, HEAD = true, PUT = true, DELETE = true, OPTIONS
 -- (optional, from `Client:call`): { parts =, output =, progress =, timeout = };
 -- each attempt is a new request, so parts are read and the output written afresh.
 -- @local
-function Client:rest(method, path, body, content_type, no_oauth, transfer)
+function Context:rest(method, path, body, content_type, no_oauth, transfer)
   if not no_oauth then
     local ok, err, code = ensure_oauth_token(self)
     if not ok then return nil, err, code end
@@ -594,7 +631,7 @@ function Client:rest(method, path, body, content_type, no_oauth, transfer)
       local msg, code = rbody, headers
       retry = code == "ECONNECT" or (code == "ETIMEDOUT" and IDEMPOTENT[method])
       if not retry or attempt >= self.retries then return self:fail(("%s %s: %s"):format(method, path, msg), code) end
-    elseif status == 401 and self.oauth2 and not no_oauth and not refreshed then
+    elseif status == 401 and credentials_of[self].oauth2 and not no_oauth and not refreshed then
       refreshed = true
       local ok, err, code = ensure_oauth_token(self, true)
       if not ok then return nil, err, code end
@@ -726,22 +763,22 @@ end
 -- @usage assert(client:call("uploadPretrainedModel", { projectId = 1, body = {
 --   modelFile = ei.file("model.tflite"), modelFileName = "model.tflite", modelFileType = "tflite" } }))
 function Client:call(operation_id, args, opts)
-  check_open(self)
+  local ctx = open(self)
   if type(operation_id) ~= "string" then error("bad argument #1 to 'call' (string expected)", 2) end
   if args ~= nil and type(args) ~= "table" then error("bad argument #2 to 'call' (table expected)", 2) end
   opts = check_call_options(opts, "call", 3)
-  local mode = opts.unknown_fields or self.unknown_fields
-  local method, path, body, content_type, deprecated, unknown = core.request(operation_id, args or {}, mode)
+  local mode = opts.unknown_fields or ctx.unknown_fields
+  local method, path, body, content_type, deprecated, unknown = core.operation_parts(operation_id, args or {}, mode)
   if not method then return nil, path, body end
-  warn_deprecated(self, operation_id, deprecated)
-  if mode == "warn" then warn_unknown(self, operation_id, unknown) end
+  warn_deprecated(ctx, operation_id, deprecated)
+  if mode == "warn" then warn_unknown(ctx, operation_id, unknown) end
   local transfer = { output = opts.output, progress = opts.progress, timeout = opts.timeout }
   if type(body) == "table" then -- multipart/form-data
     transfer.parts, body, content_type = multipart_parts(body), nil, nil
   end
-  local res, err, code, status = self:rest(method, path, body, content_type, nil, transfer)
+  local res, err, code, status = ctx:rest(method, path, body, content_type, nil, transfer)
   if res and opts.output then
-    return check_saved_answer(self, operation_id, res)
+    return check_saved_answer(ctx, operation_id, res)
   end
   return res, err, code, status
 end
@@ -761,15 +798,15 @@ end
 -- @return nil, message, code on failure (`EINVAL` names the field)
 -- @usage local job = assert(client:train_keras(pid, lid, { trainingCycles = 30, learningRate = 0.005 }))
 function Client:train_keras(project_id, learn_id, params, opts)
-  check_open(self)
+  local ctx = open(self)
   check_id(project_id, 1, "train_keras")
   check_id(learn_id, 2, "train_keras")
   if params ~= nil and type(params) ~= "table" then error("bad argument #3 to 'train_keras' (table expected)", 2) end
   check_call_options(opts, "train_keras", 4)
   local res, err, code = self:call("trainKerasJob", { projectId = project_id, learnId = learn_id, body = params or {} }, opts)
   if not res then return nil, err, code end
-  if math.type(res.id) ~= "integer" then return self:fail("trainKerasJob: no job id in the response", "EPROTO") end
-  return require("ei.job").new(self, project_id, res.id, true)
+  if math.type(res.id) ~= "integer" then return ctx:fail("trainKerasJob: no job id in the response", "EPROTO") end
+  return require("ei.job").new(ctx, project_id, res.id, true)
 end
 
 --- Follow a job started elsewhere.
@@ -777,10 +814,10 @@ end
 -- @tparam integer job_id
 -- @treturn ei.Job
 function Client:job(project_id, job_id)
-  check_open(self)
+  local ctx = open(self)
   check_id(project_id, 1, "job")
   check_id(job_id, 2, "job")
-  return require("ei.job").new(self, project_id, job_id)
+  return require("ei.job").new(ctx, project_id, job_id)
 end
 
 --- The project's impulse (`getImpulse`).
@@ -823,7 +860,7 @@ end
 -- @tparam[opt] table opts options of `Client:call` (e.g. `unknown_fields = "send"`)
 -- @treturn ei.Job
 function Client:generate_features(project_id, dsp_id, fields, opts)
-  check_open(self)
+  local ctx = open(self)
   check_id(project_id, 1, "generate_features")
   check_id(dsp_id, 2, "generate_features")
   if fields ~= nil and type(fields) ~= "table" then error("bad argument #3 to 'generate_features' (table expected)", 2) end
@@ -832,8 +869,8 @@ function Client:generate_features(project_id, dsp_id, fields, opts)
   for k, v in pairs(fields or {}) do body[k] = v end
   local res, err, code = self:call("generateFeaturesJob", { projectId = project_id, body = body }, opts)
   if not res then return nil, err, code end
-  if math.type(res.id) ~= "integer" then return self:fail("generateFeaturesJob: no job id in the response", "EPROTO") end
-  return require("ei.job").new(self, project_id, res.id, true)
+  if math.type(res.id) ~= "integer" then return ctx:fail("generateFeaturesJob: no job id in the response", "EPROTO") end
+  return require("ei.job").new(ctx, project_id, res.id, true)
 end
 
 --- A fresh websocket token for a project (`getSocketToken`).
@@ -844,33 +881,42 @@ function Client:socket_token(project_id)
   local res, err, code, status = self:call("getSocketToken", { projectId = project_id })
   if not res then return nil, err, code, status end
   local token = type(res.token) == "table" and res.token.socketToken
-  if type(token) ~= "string" then return self:fail("getSocketToken: no token in the response", "EPROTO") end
+  if type(token) ~= "string" then return context_of[self]:fail("getSocketToken: no token in the response", "EPROTO") end
   return token, res.token.expires
+end
+
+--- A fresh websocket token for a project, remembered so that no message shows it.
+-- @local
+function Context:socket_token(project_id)
+  local token, expires, code, status = self.client:socket_token(project_id)
+  if token then credentials_of[self].socket_tokens[project_id] = token end
+  return token, expires, code, status
 end
 
 --- Close the client and everything it opened. Idempotent.
 function Client:close()
-  if not self.core then return end
-  for _, s in pairs(self.sockets) do s:close() end
-  local tasks = self.tasks
-  self.tasks = {}
-  for _, task in ipairs(self.queued_tasks) do task.dead = true end
-  self.queued_tasks = {}
+  local ctx = context_of[self]
+  if not (ctx and ctx.core) then return end
+  for _, s in pairs(ctx.sockets) do s:close() end
+  local tasks = ctx.tasks
+  ctx.tasks = {}
+  for _, task in ipairs(ctx.queued_tasks) do task.dead = true end
+  ctx.queued_tasks = {}
   for _, task in ipairs(tasks) do
     task.dead = true
     coroutine.close(task.co) -- gives back its request slot (a to-be-closed variable)
   end
-  local fd = self.core:pollfd()
+  local fd = ctx.core:pollfd()
   local wait = package.loaded["ei.wait"] -- nothing to forget if no waiter ever ran
   if wait then wait.forget(fd) end
-  self.core:close()
-  self.core = nil
+  ctx.core:close()
+  ctx.core = nil
 end
 Client.__close = Client.close
 Client.__gc = Client.close
 
 function Client:__tostring()
-  return ("ei.Client (%s)"):format(self.host)
+  return ("ei.Client (%s)"):format(context_of[self].host)
 end
 
 return Client

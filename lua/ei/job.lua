@@ -8,6 +8,13 @@ local Stream = require "ei.stream"
 local Job = {}
 Job.__index = Job
 
+-- A job shows a script its `id`, `project_id` and methods; what it keeps to
+-- follow the job (its client's context, its stream, its queues) is its state,
+-- kept here. The stream holds states, not jobs, and calls their push and fail.
+local State = {}
+State.__index = State
+local state_of = setmetatable({}, { __mode = "k" }) -- job -> its state
+
 -- How long a job may stay silent before its status is asked, and how long
 -- REST may keep failing transiently before following the job is given up.
 local STATUS_INTERVAL, GIVE_UP_AFTER = 5, 300
@@ -19,11 +26,17 @@ local has_work -- whether a call would find something to do now (below)
 
 --- Wrap a job of a project. A job started elsewhere has its status asked at
 -- once, so that a job id that does not exist is told at the first answer.
+-- @tparam table ctx the client's context (ei.client)
+-- @tparam integer project_id
+-- @tparam integer job_id
+-- @tparam[opt] boolean started_here the job was started by this client
 -- @local
-function Job.new(client, project_id, job_id, started_here)
-  local job = setmetatable({
+function Job.new(ctx, project_id, job_id, started_here)
+  local client = ctx.client
+  local state = setmetatable({
     check_first = not started_here,
-    client = client, project_id = project_id, id = job_id,
+    ctx = ctx, client = client, project_id = project_id, id = job_id,
+    status_interval = ctx.status_interval or STATUS_INTERVAL,
     pending = {}, head = 1, tail = 0, -- events made in Lua (connection, finished)
     refetch_at = 0, -- the stored log is fetched again no sooner
     -- Events drained from the socket, and how many of them were taken. `ready`
@@ -31,18 +44,20 @@ function Job.new(client, project_id, job_id, started_here)
     -- the job is open and no event made in Lua waits (see receive).
     batch = NO_EVENTS, taken = 0, ready = false,
     inbox = {}, -- the batch the steady wait fills, again and again (see await)
-    -- false rather than nil: a field the job table lacks is looked up in Job
+    -- false rather than nil: a field the state lacks is looked up in State
     -- too, and these are read on every wait.
     closed = false, done = false, fatal = false, final_status = false, finished = false,
     stored_log = false, backfill = false,
-  }, Job)
+  }, State)
   -- What receive waits for, made once rather than on every wait.
-  job.wake_check = function()
-    if job.closed then return true end
-    local sock = job.stream and job.stream.sock
+  state.wake_check = function()
+    if state.closed then return true end
+    local sock = state.stream.sock -- receive started the job before it waits
     if sock and sock:queued(job_id) > 0 then return true end -- most wake-ups: events came
-    return client.tasks_done ~= job.tasks_seen or has_work(job, core.monotime())
+    return ctx.tasks_done ~= state.tasks_seen or has_work(state, core.monotime())
   end
+  local job = setmetatable({ id = job_id, project_id = project_id }, Job)
+  state_of[job] = state
   return job
 end
 
@@ -54,10 +69,11 @@ end
 -- @treturn table the `job` table: id, created, started, finished, finishedSuccessful, …
 -- @return nil, message, code
 function Job:status()
-  check_open(self, "status")
-  local res, err, code = self.client:call("getJobStatus", { projectId = self.project_id, jobId = self.id })
+  local s = state_of[self]
+  check_open(s, "status")
+  local res, err, code = s.client:call("getJobStatus", { projectId = s.project_id, jobId = s.id })
   if not res then return nil, err, code end
-  if type(res.job) ~= "table" then return self.client:fail("getJobStatus: no job in the response", "EPROTO") end
+  if type(res.job) ~= "table" then return s.ctx:fail("getJobStatus: no job in the response", "EPROTO") end
   return res.job
 end
 
@@ -66,9 +82,10 @@ end
 -- @treturn {string,...} the lines, without their newlines
 -- @return nil, message, code
 function Job:logs(limit)
-  check_open(self, "logs")
+  local s = state_of[self]
+  check_open(s, "logs")
   if limit ~= nil and math.type(limit) ~= "integer" then error("bad argument #1 to 'logs' (integer expected)", 2) end
-  local res, err, code = self.client:call("getJobsLogs", { projectId = self.project_id, jobId = self.id, limit = limit })
+  local res, err, code = s.client:call("getJobsLogs", { projectId = s.project_id, jobId = s.id, limit = limit })
   if not res then return nil, err, code end
   local lines, stdout = {}, res.stdout or {}
   for i = #stdout, 1, -1 do
@@ -83,18 +100,19 @@ end
 -- @treturn boolean true
 -- @return nil, message, code
 function Job:cancel(force)
-  check_open(self, "cancel")
-  local res, err, code = self.client:call("cancelJob", {
-    projectId = self.project_id, jobId = self.id, forceCancel = force and "true" or nil,
+  local s = state_of[self]
+  check_open(s, "cancel")
+  local res, err, code = s.client:call("cancelJob", {
+    projectId = s.project_id, jobId = s.id, forceCancel = force and "true" or nil,
   })
   if not res then return nil, err, code end
-  self.cancel_requested = true
+  s.cancel_requested = true
   return true
 end
 
 --- Queue an event made in Lua.
 -- @local
-function Job:push(ev)
+function State:push(ev)
   -- Not #pending: the queue's front is nil once taken, and # would then overwrite.
   self.tail = self.tail + 1
   self.pending[self.tail] = ev
@@ -111,14 +129,15 @@ end
 
 local function start(self)
   if self.stream then return end
-  self.stream = Stream.of(self.client, self.project_id)
+  self.stream = Stream.of(self.ctx, self.project_id)
   self.stream:follow(self)
   self.outages_at_start = self.stream.outages
-  self.next_status = self.check_first and 0 or core.monotime() + (self.client.status_interval or STATUS_INTERVAL)
+  self.next_status = self.check_first and 0 or core.monotime() + self.status_interval
 end
 
+-- The job's socket once started (nil once its stream closed).
 local function sock_of(self)
-  return self.stream and self.stream.sock
+  return self.stream.sock
 end
 
 local function busy(task)
@@ -128,7 +147,7 @@ end
 --- End following with a permanent failure (the job or project does not
 -- exist, the credentials are no longer accepted).
 -- @local
-function Job:fail(err, code)
+function State:fail(err, code)
   if self.fatal or self.done then return end
   self.fatal = { msg = ("job %d: %s"):format(self.id, err), code = code }
 end
@@ -153,7 +172,8 @@ local function accept(self, batch, n)
   return batch
 end
 
--- The next batch of events the socket queued for this job, if any.
+-- The next batch of events the socket queued for this job, if any. The
+-- socket's `ended` comes in a batch of its own: a hint, never delivered.
 local function refill(self)
   local sock = sock_of(self)
   if not sock then return false end
@@ -195,13 +215,13 @@ local function finish(self)
 end
 
 local function fetch_log(self, to_end)
-  self.log_task = self.client:spawn(function()
+  self.log_task = self.ctx:spawn(function()
     return self.client:call("downloadJobsLogs", { projectId = self.project_id, jobId = self.id })
   end, function(text, err, code, status)
     if self.closed or self.done then return end
     if text == nil then
       -- EPROTO here is a log over the body limit: fetching again would not help.
-      if code == "EPROTO" or self.client.is_permanent(code, status) then return self:fail(err, code) end
+      if code == "EPROTO" or self.ctx.is_permanent(code, status) then return self:fail(err, code) end
       self.refetch_at = core.monotime() + REFETCH_AFTER
       return
     end
@@ -256,7 +276,7 @@ end
 
 -- Ask Studio whether the job is done; the socket is not the source of truth.
 local function check_status(self, now)
-  local interval = self.client.status_interval or STATUS_INTERVAL
+  local interval = self.status_interval
   self.next_status = now + (self.ended_hint and math.min(interval, 0.5) or interval)
   -- "polling" once the socket is down, not while it is still being opened the first time
   local stream = self.stream
@@ -264,14 +284,14 @@ local function check_status(self, now)
     self.polling_said = true
     self:push { type = "connection", job = self.id, state = "polling" }
   end
-  self.status_task = self.client:spawn(function()
+  self.status_task = self.ctx:spawn(function()
     return self.client:call("getJobStatus", { projectId = self.project_id, jobId = self.id })
   end, function(res, err, code, status)
     if self.closed or self.done then return end
     local t = core.monotime()
     if res and type(res.job) ~= "table" then res, err, code = nil, "getJobStatus: no job in the response", "EPROTO" end
     if not res then
-      if self.client.is_permanent(code, status) then return self:fail(err, code) end
+      if self.ctx.is_permanent(code, status) then return self:fail(err, code) end
       self.rest_failing_since = self.rest_failing_since or t
       if t - self.rest_failing_since > GIVE_UP_AFTER then self:fail(err, code) end
       return
@@ -305,7 +325,7 @@ local function advance(self, now)
   if self.heard and not self.ended_hint and self.stream:is_open() then
     -- The job spoke since the last check: ask its status only after a silence.
     self.heard = false
-    self.next_status = now + (self.client.status_interval or STATUS_INTERVAL)
+    self.next_status = now + self.status_interval
   else
     check_status(self, now)
   end
@@ -316,7 +336,7 @@ function has_work(self, now)
   if self.pending[self.head] ~= nil or self.batch[self.taken + 1] ~= nil then return true end
   if self.finished or self.fatal or self.stored_log or self.backfill then return true end
   local stream = self.stream
-  local sock = stream and stream.sock
+  local sock = stream.sock
   if not sock then return false end
   local id = self.id
   if sock:queued(id) > 0 or stream:due(now) then return true end
@@ -346,16 +366,17 @@ end
 -- The steady state's wait. When the socket is open, the job's events are all
 -- taken, no event made in Lua waits, no stored log is being fed, no final
 -- status came, and the client has no task in flight and blocks to wait (see
--- Client:waits_in_core), then nothing but the socket's events and the status
--- timer can make work for the job: the wait is one call into C (sock:await,
--- the status time passed in) that drains the events into the job's inbox, and
--- advance, has_work and next_wake run only when it returns without any.
--- Returns the next event; false when the wait ended without one; nil when
--- the job is not in that state (the caller waits the general way).
+-- the context's waits_in_core), then nothing but the socket's events and the
+-- status timer can make work for the job: the wait is one call into C
+-- (sock:await, the status time passed in) that drains the events into the
+-- job's inbox, and advance, has_work and next_wake run only when it returns
+-- without any. Returns the next event; false when the wait ended without
+-- one; nil when the job is not in that state (the caller waits the general
+-- way).
 local function await(self, deadline)
   local stream = self.stream
   if stream.state ~= "open" or self.pending[self.head] or self.batch[self.taken + 1] or self.closed
-    or self.final_status or self.fatal or self.stored_log or self.backfill or not self.client:waits_in_core() then
+    or self.final_status or self.fatal or self.stored_log or self.backfill or not self.ctx:waits_in_core() then
     return nil
   end
   local wake = self.next_status
@@ -383,61 +404,63 @@ end
 -- @return nil, message, code (`ETIMEDOUT` when the timeout passed; `EAPI` or
 -- `EAUTH` when Studio says the job cannot be followed, e.g. it does not exist)
 function Job:receive(timeout)
-  if self.closed then check_open(self, "receive") end
+  local s = state_of[self]
+  if s.closed then check_open(s, "receive") end
   if timeout ~= nil and type(timeout) ~= "number" then error("bad argument #1 to 'receive' (number expected)", 2) end
-  if self.done then return nil end
+  if s.done then return nil end
   -- Most calls: the next event was drained before and nothing goes ahead of it.
-  local ready, i = self.ready, self.taken + 1
+  local ready, i = s.ready, s.taken + 1
   local ev = ready and ready[i]
-  if ev then self.taken = i; return ev end
-  start(self)
+  if ev then s.taken = i; return ev end
+  start(s)
   local deadline = timeout and core.monotime() + timeout
   while true do
     local awaited -- nil: not waited the steady way, so the general wait below
     if timeout ~= 0 then
-      awaited = await(self, deadline)
+      awaited = await(s, deadline)
       if awaited then return awaited end
     end
-    ev = take(self)
+    ev = take(s)
     if ev then return ev end
-    if self.finished then
-      self.done = true
-      self.stream:unfollow(self)
-      return self.finished
+    if s.finished then
+      s.done = true
+      s.stream:unfollow(s)
+      return s.finished
     end
-    if self.fatal then return nil, self.fatal.msg, self.fatal.code end
-    if self.closed then return nil, ("job %d was closed while waiting for it"):format(self.id), "ECANCELED" end
-    if not self.client.core then return nil, "the client was closed", "ECLOSED" end
+    if s.fatal then return nil, s.fatal.msg, s.fatal.code end
+    if s.closed then return nil, ("job %d was closed while waiting for it"):format(s.id), "ECANCELED" end
+    if not s.ctx.core then return nil, "the client was closed", "ECLOSED" end
     local now = core.monotime()
-    advance(self, now)
-    if self.finished or self.fatal or has_work(self, now) then
+    advance(s, now)
+    if s.finished or s.fatal or has_work(s, now) then
       -- loop: take what is there
     elseif deadline and now >= deadline then
       if timeout == 0 then -- a host's loop asks this of every job, every turn
-        self.nothing_yet = self.nothing_yet or ("no event from job %d yet"):format(self.id)
-        return nil, self.nothing_yet, "ETIMEDOUT"
+        s.nothing_yet = s.nothing_yet or ("no event from job %d yet"):format(s.id)
+        return nil, s.nothing_yet, "ETIMEDOUT"
       end
-      return nil, ("no event from job %d within %gs"):format(self.id, timeout), "ETIMEDOUT"
+      return nil, ("no event from job %d within %gs"):format(s.id, timeout), "ETIMEDOUT"
     elseif awaited == nil then
       -- A task that ends (a status, a token) changes what is due: look again then.
-      self.tasks_seen = self.client.tasks_done
-      self.client:wait_until(self.wake_check, math.min(next_wake(self, now), deadline or math.huge), true)
+      s.tasks_seen = s.ctx.tasks_done
+      s.ctx:wait_until(s.wake_check, math.min(next_wake(s, now), deadline or math.huge), true)
     end
   end
 end
 
 -- The iterator of updates(), with the job as its state: receive()'s common
 -- case without a call, the rest through receive().
-local function iterate(self)
-  local ready, i = self.ready, self.taken + 1
+local function iterate(job)
+  local s = state_of[job]
+  local ready, i = s.ready, s.taken + 1
   local ev = ready and ready[i]
-  if ev then self.taken = i; return ev end
-  if self.stream and not self.done then -- most other calls: wait the steady way
-    ev = await(self)
+  if ev then s.taken = i; return ev end
+  if s.stream and not s.done then -- most other calls: wait the steady way
+    ev = await(s)
     if ev then return ev end
   end
   local err
-  ev, err = Job.receive(self)
+  ev, err = Job.receive(job)
   if ev then return ev end
   if err then error(err, 2) end
   return nil
@@ -449,7 +472,8 @@ end
 -- @treturn function iterator
 -- @usage for ev in job:updates() do if ev.type == "log" then print(ev.line) end end
 function Job:updates()
-  check_open(self, "updates")
+  local s = state_of[self]
+  check_open(s, "updates")
   return iterate, self, nil, self
 end
 
@@ -459,10 +483,11 @@ end
 -- @return false, reason when the job ran and failed
 -- @return nil, message, code when it could not be followed
 function Job:wait(timeout)
-  if not self.done then check_open(self, "wait") end
+  local s = state_of[self]
+  if not s.done then check_open(s, "wait") end
   if timeout ~= nil and type(timeout) ~= "number" then error("bad argument #1 to 'wait' (number expected)", 2) end
   local deadline = timeout and core.monotime() + timeout
-  while not self.done do
+  while not s.done do
     local ev, err, code = self:receive(deadline and math.max(0, deadline - core.monotime()))
     if not ev then
       if err then return nil, err, code end
@@ -471,36 +496,42 @@ function Job:wait(timeout)
     if ev.type == "finished" and ev.success then return true end
     if ev.type == "finished" then break end
   end
-  if self.finished and self.finished.success then return true end
-  local reason = self.cancel_requested and "canceled" or self.last_line or "the job failed"
+  if s.finished and s.finished.success then return true end
+  local reason = s.cancel_requested and "canceled" or s.last_line or "the job failed"
   return false, reason
 end
 
---- The job's descriptor for pollers: the client's descriptor.
+--- The job's descriptor for pollers: the client's descriptor (see
+-- `ei.Client:pollfd` for what it is on each build); poll it for reading at
+-- most `timeout()` seconds, then `step()`.
 -- @treturn integer
 function Job:pollfd()
-  check_open(self, "pollfd")
-  if not self.client.core then error("attempt to use a job of a closed client", 2) end
-  return self.client:pollfd()
+  local s = state_of[self]
+  check_open(s, "pollfd")
+  if not s.ctx.core then error("attempt to use a job of a closed client", 2) end
+  return s.client:pollfd()
 end
 
 --- The events to poll for.
 -- @treturn string "r"
 function Job:events()
-  check_open(self, "events")
+  local s = state_of[self]
+  check_open(s, "events")
   return "r"
 end
 
 --- Seconds until the job wants a `step` without I/O, or nil; 0 when an event
--- is ready.
+-- is ready. On the poll(2) build at most 0.01 while the client has sockets
+-- open (see `ei.Client:pollfd`).
 -- @treturn number|nil
 function Job:timeout()
-  check_open(self, "timeout")
-  start(self)
+  local s = state_of[self]
+  check_open(s, "timeout")
+  start(s)
   local now = core.monotime()
-  if self.done or has_work(self, now) then return 0 end
-  local t = self.client:timeout()
-  local wake = next_wake(self, now) - now
+  if s.done or has_work(s, now) then return 0 end
+  local t = s.client:timeout()
+  local wake = next_wake(s, now) - now
   if not t or wake < t then t = math.max(0, wake) end
   return t
 end
@@ -511,27 +542,30 @@ end
 -- token, stored log) go on in the background; no call waits for one.
 -- @treturn boolean true
 function Job:step()
-  check_open(self, "step")
-  start(self)
-  self.client:step()
-  if not self.done then advance(self, core.monotime()) end
+  local s = state_of[self]
+  check_open(s, "step")
+  start(s)
+  s.client:step()
+  if not s.done then advance(s, core.monotime()) end
   return true
 end
 
 --- Stop following the job and release what it holds. Idempotent.
 function Job:close()
-  if self.closed then return end
-  self.closed = true
-  if self.stream then
-    self.batch, self.taken, self.ready = NO_EVENTS, 0, false
-    self.stream:unfollow(self)
+  local s = state_of[self]
+  if s.closed then return end
+  s.closed = true
+  if s.stream then
+    s.batch, s.taken, s.ready = NO_EVENTS, 0, false
+    s.stream:unfollow(s)
   end
 end
 Job.__close = Job.close
 Job.__gc = Job.close
 
 function Job:__tostring()
-  return ("ei.Job %d (project %d%s)"):format(self.id, self.project_id, self.closed and ", closed" or "")
+  local s = state_of[self]
+  return ("ei.Job %d (project %d%s)"):format(self.id, self.project_id, s.closed and ", closed" or "")
 end
 
 return Job

@@ -300,7 +300,7 @@ local function start_job(client, project_id, op, args)
   args.projectId = project_id
   local res, err, code = client:call(op, args)
   if not res then return nil, err, code end
-  if math.type(res.id) ~= "integer" then return client:fail(op .. ": no job id in the response", "EPROTO") end
+  if math.type(res.id) ~= "integer" then return nil, op .. ": no job id in the response", "EPROTO" end
   return client:job(project_id, res.id), res
 end
 
@@ -528,7 +528,7 @@ function pipeline.deploy(client, project_id, opts)
   local version = math.tointeger(res_or_err.deploymentVersion)
   if not version then
     job:close()
-    return client:fail("buildOnDeviceModelJob: no deploymentVersion in the response", "EPROTO")
+    return nil, "buildOnDeviceModelJob: no deploymentVersion in the response", "EPROTO"
   end
   local result = { job = job.id, version = version, type = deploy_type, engine = engine, model_type = opts.model_type, success = false }
   local ok, why, fcode = follow(job, opts.on_event)

@@ -10,17 +10,19 @@ Stream.__index = Stream
 local RECONNECT_BASE, RECONNECT_MAX = 0.25, 15
 
 --- The stream of a client's project, created on first use.
+-- @tparam table ctx the client's context (ei.client): the stream's only way to its client
+-- @tparam integer project_id
 -- @local
-function Stream.of(client, project_id)
-  local stream = client.sockets[project_id]
+function Stream.of(ctx, project_id)
+  local stream = ctx.sockets[project_id]
   if stream then return stream end
-  local sock = core.socket(client.core)
+  local sock = core.socket(ctx.core)
   stream = setmetatable({
     -- Jobs are held weakly: a job nobody holds any more is collected and unfollowed.
-    client = client, project_id = project_id, sock = sock, jobs = setmetatable({}, { __mode = "v" }), state = "idle",
+    ctx = ctx, project_id = project_id, sock = sock, jobs = setmetatable({}, { __mode = "v" }), state = "idle",
     ever_open = false, attempt = 0, outages = 0, next_attempt = 0, down_since = nil,
   }, Stream)
-  client.sockets[project_id] = stream
+  ctx.sockets[project_id] = stream
   return stream
 end
 
@@ -51,12 +53,11 @@ local function token_fetched(self, token, err, code, status)
   if not self.sock then return end -- closed meanwhile
   if not token then
     self.last_error, self.last_code = err, code
-    if self.client.is_permanent(code, status) then fail_jobs(self, err, code) end
+    if self.ctx.is_permanent(code, status) then fail_jobs(self, err, code) end
     schedule_retry(self)
     return
   end
-  self.token = token
-  self.sock:connect(socket_url(self.client.host, token))
+  self.sock:connect(socket_url(self.ctx.host, token))
   self.state = "connecting"
 end
 
@@ -66,8 +67,8 @@ end
 local function connect(self)
   self.attempt = self.attempt + 1
   self.state = "token"
-  self.client:spawn(function()
-    return self.client:socket_token(self.project_id)
+  self.ctx:spawn(function()
+    return self.ctx:socket_token(self.project_id)
   end, function(...) token_fetched(self, ...) end, true)
 end
 
@@ -160,7 +161,8 @@ function Stream:close()
     self.sock = nil
   end
   self.state = "closed"
-  if self.client.sockets[self.project_id] == self then self.client.sockets[self.project_id] = nil end
+  local sockets = self.ctx.sockets
+  if sockets[self.project_id] == self then sockets[self.project_id] = nil end
 end
 
 return Stream

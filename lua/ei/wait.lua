@@ -18,12 +18,13 @@ local RUN = {}
 
 --- Block the whole program until the pollable is ready.
 -- The right waiter for plain scripts; the default outside any scheduler.
--- ei's own waits block in the client's epoll_wait and do the ready work
--- there (their pollable's `wait_step`); any other pollable in poll(2).
+-- ei's own waits block in the client's own system call (epoll_wait, or one
+-- poll(2) over all its sockets) and do the ready work there (their
+-- pollable's `wait_step`); any other pollable in poll(2).
 -- @tparam table pollable an object with pollfd, events and timeout methods
 function wait.block(pollable)
-  -- ei's own pollables wait in the client's epoll_wait and step there: one
-  -- system call per wake-up instead of poll(2), then epoll_wait.
+  -- ei's own pollables wait in the client's own system call and step there:
+  -- one per wake-up instead of poll(2) on pollfd(), then the step's own.
   if pollable.wait_step then return pollable:wait_step() end
   core.poll(pollable:pollfd(), pollable:events(), pollable:timeout())
 end

@@ -77,9 +77,6 @@ local function scan_results(where, r, lua_function)
       local mt = getmetatable(v)
       if mt and mt.__tostring then
         scan_object(where, v)
-        if rawget(v, "core") then scan_object(where, v.core) end
-        local stream = rawget(v, "stream")
-        if stream and stream.sock then scan_object(where, stream.sock) end
       elseif lua_function and v.type == "log" then
         audit.scan("lines", where, v.line)
       elseif lua_function and type(v[1]) == "string" then
@@ -163,15 +160,15 @@ local OBSERVED = {
       audit.secret(t)
       return t
     end
-    observe_table(m, "Client", true, { new = true, socket_token = true, redact = true, fail = true, wait_until = true })
+    observe_table(m, "Client", true, { new = true, socket_token = true })
   end,
-  ["ei.job"] = function(m) observe_table(m, "Job", true, { new = true, push = true }) end,
+  ["ei.job"] = function(m) observe_table(m, "Job", true, { new = true }) end,
   ["ei.pipeline"] = function(m) observe_table(m, "pipeline", true) end,
   ["ei.plot"] = function(m) observe_table(m, "plot", true) end,
   ["ei.core"] = function(m)
     observe_table(m, "core", false)
     local registry = debug.getregistry()
-    for _, class in ipairs { "ei.Client", "ei.Socket", "ei.Request" } do
+    for _, class in ipairs { "ei.core.Client", "ei.Socket", "ei.Request" } do
       local mt = registry[class]
       if type(mt) == "table" then
         if type(mt.__index) == "table" then observe_table(mt.__index, class, false) end

@@ -14,7 +14,7 @@
  */
 #include <math.h>
 
-#include "schema.h"
+#include "spec.h"
 
 static const char pool[] =
 	"\000""-1..1\000""-128..127\000""/api-create-pro-user\000""/api-login\000""/api-sso/{usernameOrEmail}\000"

@@ -1,4 +1,4 @@
-/* The log stream of one followed job.
+/* The log of one followed job (ei_joblog; in Lua, a job's events on an ei.stream).
  *
  * De-duplication. `total` counts the bytes of the job's log delivered so far;
  * when payloads carry timestamps, `last_ts` is the newest one delivered and
@@ -16,33 +16,33 @@
  * Outside the window everything is delivered. The partial last line stays in
  * the buffer across frames and reconnects, so the cut can fall anywhere.
  *
- * Overflow. A job whose reader is behind stops keeping lines (socket.c decides
+ * Overflow. A job whose reader is behind stops keeping lines (jobset.c decides
  * when) so that the socket can go on reading for the others. De-duplication
  * goes on; the new lines are only counted, and the last one is remembered by
  * its hash. Lua then fetches the stored log, which src/backfill.c aligns with
  * the lines kept (by the last line delivered) and the lines lost (by the last
- * one's hash), and feeds the missing lines back; ei_stream_recover ends it.
+ * one's hash), and feeds the missing lines back; ei_joblog_recover ends it.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "stream.h"
+#include "joblog.h"
 
-void ei_stream_init(ei_stream *s, int64_t job, size_t max_line)
+void ei_joblog_init(ei_joblog *s, int64_t job, size_t max_line)
 {
 	memset(s, 0, sizeof *s);
 	s->job = job;
 	s->max_line = max_line ? max_line : SIZE_MAX;
 }
 
-void ei_stream_free(ei_stream *s)
+void ei_joblog_free(ei_joblog *s)
 {
-	free(s->ev);
-	free(s->text);
+	ei_buf_free(&s->events);
+	ei_buf_free(&s->text);
 	memset(s, 0, sizeof *s);
 }
 
-void ei_stream_resubscribe(ei_stream *s)
+void ei_joblog_resubscribe(ei_joblog *s)
 {
 	s->replaying = s->total > 0;
 	s->seen_at_ts = 0;
@@ -56,7 +56,7 @@ static size_t min_size(uint64_t a, size_t b)
 }
 
 /* How many leading bytes of this payload were delivered before. */
-static size_t duplicate_prefix(ei_stream *s, size_t len, int has_ts, double ts)
+static size_t duplicate_prefix(ei_joblog *s, size_t len, int has_ts, double ts)
 {
 	if (!s->replaying)
 		return 0;
@@ -78,7 +78,7 @@ static size_t duplicate_prefix(ei_stream *s, size_t len, int has_ts, double ts)
 	return min_size(left, len);
 }
 
-static void account(ei_stream *s, size_t delivered, int has_ts, double ts)
+static void account(ei_joblog *s, size_t delivered, int has_ts, double ts)
 {
 	s->total += delivered;
 	if (!has_ts)
@@ -95,54 +95,36 @@ static void account(ei_stream *s, size_t delivered, int has_ts, double ts)
 /* ---- Queue ------------------------------------------------------------- */
 
 /* Give back the text and events Lua already took, when that is worth a move. */
-static void compact(ei_stream *s)
+static void compact(ei_joblog *s)
 {
-	size_t keep = s->text_len - ei_stream_bytes(s); /* the first byte still wanted */
-	if (keep > 0 && (s->ev_head == s->ev_len || keep >= s->text_len / 2)) {
-		memmove(s->text, s->text + keep, s->text_len - keep);
-		s->text_len -= keep;
+	size_t keep = s->text.len - ei_joblog_bytes(s); /* the first byte still wanted */
+	if (keep > 0 && (s->ev_head == ei_joblog_ev_end(s) || keep >= s->text.len / 2)) {
+		memmove(s->text.p, s->text.p + keep, s->text.len - keep);
+		s->text.len -= keep;
 		s->line -= keep;
-		for (size_t i = s->ev_head; i < s->ev_len; i++)
-			s->ev[i].off -= keep;
+		for (size_t i = s->ev_head; i < ei_joblog_ev_end(s); i++)
+			ei_joblog_events(s)[i].off -= keep;
 	}
-	if (s->ev_head > 0 && (s->ev_head == s->ev_len || s->ev_head >= s->ev_cap / 2)) {
-		memmove(s->ev, s->ev + s->ev_head, (s->ev_len - s->ev_head) * sizeof *s->ev);
-		s->ev_len -= s->ev_head;
+	if (s->ev_head > 0 && (s->ev_head == ei_joblog_ev_end(s) || s->ev_head >= s->events.cap / sizeof(ei_sev) / 2)) {
+		size_t gone = s->ev_head * sizeof(ei_sev);
+		memmove(s->events.p, s->events.p + gone, s->events.len - gone);
+		s->events.len -= gone;
 		s->ev_head = 0;
 	}
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t size)
+static int push(ei_joblog *s, ei_sev e)
 {
-	if (need <= *cap)
-		return 0;
-	size_t n = *cap ? *cap : size > 1 ? 8 : 256; /* many jobs may each hold a little */
-	while (n < need) {
-		if (n > SIZE_MAX / 2 / size)
-			return -1;
-		n *= 2;
-	}
-	void *q = realloc(*p, n * size);
-	if (!q)
+	if (ei_buf_append(&s->events, &e, sizeof e) < 0)
 		return -1;
-	*p = q;
-	*cap = n;
+	if (ei_joblog_ev_end(s) > s->ev_peak)
+		s->ev_peak = ei_joblog_ev_end(s);
 	return 0;
 }
 
-static int push(ei_stream *s, ei_sev e)
+static int emit_line(ei_joblog *s, size_t off, size_t len)
 {
-	if (grow((void **)&s->ev, &s->ev_cap, s->ev_len + 1, sizeof *s->ev) < 0)
-		return -1;
-	s->ev[s->ev_len++] = e;
-	if (s->ev_len > s->ev_peak)
-		s->ev_peak = s->ev_len;
-	return 0;
-}
-
-static int emit_line(ei_stream *s, size_t off, size_t len)
-{
-	const char *line = s->text + off;
+	const char *line = s->text.p + off;
 	if (len && line[len - 1] == '\r')
 		len--;
 	if (push(s, (ei_sev){ .type = EI_SEV_LOG, .off = off, .len = len }) < 0)
@@ -164,37 +146,34 @@ static int emit_line(ei_stream *s, size_t off, size_t len)
 	return 0;
 }
 
-static int append_lines(ei_stream *s, const char *p, size_t n)
+static int append_lines(ei_joblog *s, const char *p, size_t n)
 {
 	if (n == 0)
 		return 0; /* and the text buffer may not exist yet */
 	compact(s);
-	if (grow((void **)&s->text, &s->text_cap, s->text_len + n, 1) < 0)
+	size_t from = s->text.len;
+	if (ei_buf_append(&s->text, p, n) < 0)
 		return -1;
-	size_t from = s->text_len;
-	if (n)
-		memcpy(s->text + from, p, n);
-	s->text_len += n;
-	if (s->text_len > s->text_peak)
-		s->text_peak = s->text_len;
+	if (s->text.len > s->text_peak)
+		s->text_peak = s->text.len;
 	const char *nl;
-	while ((nl = memchr(s->text + from, '\n', s->text_len - from))) {
-		size_t end = (size_t)(nl - s->text);
+	while ((nl = memchr(s->text.p + from, '\n', s->text.len - from))) {
+		size_t end = (size_t)(nl - s->text.p);
 		if (emit_line(s, s->line, end - s->line) < 0)
 			return -1;
 		s->line = from = end + 1;
 	}
-	if (s->text_len - s->line >= s->max_line) {
-		if (emit_line(s, s->line, s->text_len - s->line) < 0)
+	if (s->text.len - s->line >= s->max_line) {
+		if (emit_line(s, s->line, s->text.len - s->line) < 0)
 			return -1;
-		s->line = s->text_len;
+		s->line = s->text.len;
 	}
 	return 0;
 }
 
 /* ---- Overflow ---------------------------------------------------------- */
 
-static void end_lost_line(ei_stream *s)
+static void end_lost_line(ei_joblog *s)
 {
 	s->lost++;
 	s->lost_hash = s->part_hash;
@@ -205,7 +184,7 @@ static void end_lost_line(ei_stream *s)
 }
 
 /* Count lines without keeping them; lines split as append_lines splits them. */
-static void count_lost(ei_stream *s, const char *p, size_t n)
+static void count_lost(ei_joblog *s, const char *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		char c = p[i];
@@ -230,7 +209,7 @@ static void count_lost(ei_stream *s, const char *p, size_t n)
 	}
 }
 
-void ei_stream_overflow(ei_stream *s)
+void ei_joblog_overflow(ei_joblog *s)
 {
 	if (s->overflow)
 		return;
@@ -238,35 +217,35 @@ void ei_stream_overflow(ei_stream *s)
 	s->part_hash = EI_LINE_HASH_START;
 	s->part_len = 0;
 	s->part_cr = 0;
-	count_lost(s, s->text + s->line, s->text_len - s->line);
-	s->text_len = s->line;
+	count_lost(s, s->text.p + s->line, s->text.len - s->line);
+	s->text.len = s->line;
 }
 
-void ei_stream_let_go(ei_stream *s)
+void ei_joblog_let_go(ei_joblog *s)
 {
-	ei_stream_overflow(s);
+	ei_joblog_overflow(s);
 	uint64_t n = 0;
 	const ei_sev *last = NULL;
-	for (size_t i = s->ev_head; i < s->ev_len; i++)
-		if (s->ev[i].type == EI_SEV_LOG)
-			n++, last = &s->ev[i];
+	for (size_t i = s->ev_head; i < ei_joblog_ev_end(s); i++)
+		if (ei_joblog_events(s)[i].type == EI_SEV_LOG)
+			n++, last = &ei_joblog_events(s)[i];
 	if (last && s->lost == 0) { /* no line lost yet: the queue's last is the newest */
-		s->lost_hash = ei_line_hash(EI_LINE_HASH_START, s->text + last->off, last->len);
+		s->lost_hash = ei_line_hash(EI_LINE_HASH_START, s->text.p + last->off, last->len);
 		s->lost_len = last->len;
 	}
 	s->lost += n;
 	s->lines -= n;
-	s->ev_head = s->ev_len = 0;
-	s->text_len = s->line = 0;
+	s->ev_head = s->events.len = 0;
+	s->text.len = s->line = 0;
 }
 
-void ei_stream_drop_partial(ei_stream *s)
+void ei_joblog_drop_partial(ei_joblog *s)
 {
 	if (!s->overflow)
-		s->text_len = s->line;
+		s->text.len = s->line;
 }
 
-int ei_stream_recover(ei_stream *s)
+int ei_joblog_recover(ei_joblog *s)
 {
 	if (!s->overflow)
 		return 1;
@@ -277,7 +256,7 @@ int ei_stream_recover(ei_stream *s)
 	return 1;
 }
 
-int ei_stream_feed(ei_stream *s, const char *data, size_t len, int has_ts, double ts)
+int ei_joblog_feed(ei_joblog *s, const char *data, size_t len, int has_ts, double ts)
 {
 	size_t skip = duplicate_prefix(s, len, has_ts, ts);
 	if (skip) {
@@ -292,36 +271,36 @@ int ei_stream_feed(ei_stream *s, const char *data, size_t len, int has_ts, doubl
 	return 0;
 }
 
-int ei_stream_backfill(ei_stream *s, const char *data, size_t len)
+int ei_joblog_backfill(ei_joblog *s, const char *data, size_t len)
 {
 	return append_lines(s, data, len);
 }
 
-int ei_stream_flush(ei_stream *s)
+int ei_joblog_flush(ei_joblog *s)
 {
 	if (s->overflow) {
 		if (s->part_len || s->part_cr)
 			end_lost_line(s);
 		return 0;
 	}
-	if (s->text_len == s->line)
+	if (s->text.len == s->line)
 		return 0;
-	if (emit_line(s, s->line, s->text_len - s->line) < 0)
+	if (emit_line(s, s->line, s->text.len - s->line) < 0)
 		return -1;
-	s->line = s->text_len;
+	s->line = s->text.len;
 	return 0;
 }
 
 /* The server says so once per subscription and twice per frame pair (named
  * and bare job-finished): the first one counts. */
-int ei_stream_end(ei_stream *s, int success)
+int ei_joblog_end(ei_joblog *s, int success)
 {
 	if (s->ended)
 		return 0;
-	if (ei_stream_flush(s) < 0)
+	if (ei_joblog_flush(s) < 0)
 		return -1;
 	s->ended = 1;
-	return push(s, (ei_sev){ .type = EI_SEV_ENDED, .success = success > 0, .off = s->text_len });
+	return push(s, (ei_sev){ .type = EI_SEV_ENDED, .success = success > 0, .off = s->text.len });
 }
 
 
@@ -333,29 +312,21 @@ int ei_stream_end(ei_stream *s, int success)
 #define KEEP_TEXT 1024
 #define SPARE_FACTOR 8
 
-void ei_stream_trim(ei_stream *s)
+void ei_joblog_trim(ei_joblog *s)
 {
-	if (s->ev_head != s->ev_len)
+	if (s->ev_head != ei_joblog_ev_end(s))
 		return;
 	size_t ev_peak = s->ev_peak, text_peak = s->text_peak;
 	s->ev_peak = s->text_peak = 0;
-	if (s->ev_cap > KEEP_EVENTS && ev_peak <= s->ev_cap / SPARE_FACTOR) {
-		ei_sev *ev = realloc(s->ev, s->ev_cap / 2 * sizeof *ev);
-		if (ev) {
-			s->ev = ev;
-			s->ev_cap /= 2;
-		}
-	}
-	size_t partial = s->text_len - s->line;
-	if (s->text_cap > KEEP_TEXT && partial <= s->text_cap / 4 && text_peak <= s->text_cap / SPARE_FACTOR) {
-		memmove(s->text, s->text + s->line, partial);
-		s->text_len = partial;
+	size_t ev_cap = s->events.cap / sizeof(ei_sev);
+	if (ev_cap > KEEP_EVENTS && ev_peak <= ev_cap / SPARE_FACTOR)
+		ei_buf_shrink(&s->events, ev_cap / 2 * sizeof(ei_sev));
+	size_t partial = s->text.len - s->line;
+	if (s->text.cap > KEEP_TEXT && partial <= s->text.cap / 4 && text_peak <= s->text.cap / SPARE_FACTOR) {
+		memmove(s->text.p, s->text.p + s->line, partial);
+		s->text.len = partial;
 		s->line = 0;
-		char *text = realloc(s->text, s->text_cap / 2);
-		if (text) {
-			s->text = text;
-			s->text_cap /= 2;
-		}
+		ei_buf_shrink(&s->text, s->text.cap / 2);
 	}
 }
 

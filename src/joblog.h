@@ -1,10 +1,12 @@
-/* The log stream of one followed job: de-duplication across resubscriptions,
+/* The log of one followed job (ei_joblog): de-duplication across resubscriptions,
  * line splitting, and the queue of events waiting for Lua. No Lua here. */
-#ifndef EI_STREAM_H
-#define EI_STREAM_H
+#ifndef EI_JOBLOG_H
+#define EI_JOBLOG_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "buffer.h"
 
 typedef enum { EI_SEV_LOG, EI_SEV_PROGRESS, EI_SEV_METRICS, EI_SEV_ENDED } ei_sev_type;
 
@@ -16,10 +18,10 @@ typedef struct {
 	int64_t epoch, epochs;
 } ei_sev;
 
-typedef struct ei_stream {
+typedef struct ei_joblog {
 	int64_t job;
 
-	/* De-duplication (see stream.c). */
+	/* De-duplication (see joblog.c). */
 	int has_ts;
 	double last_ts;	   /* newest timestamp delivered */
 	uint64_t at_ts;	   /* bytes delivered with exactly last_ts */
@@ -30,11 +32,10 @@ typedef struct ei_stream {
 	uint64_t replay_total; /* `total` when the resubscription was sent */
 	uint64_t dup_bytes, dup_payloads;
 
-	/* Queue: events ev[head..len) refer to text; text[line..text_len) is the partial line. */
-	ei_sev *ev;
-	size_t ev_head, ev_len, ev_cap;
-	char *text;
-	size_t text_len, text_cap, line;
+	/* Queue: the ei_sev records of `events` from ev_head on refer to text;
+	 * text.p[line..text.len) is the partial line. */
+	ei_buf events, text;
+	size_t ev_head, line;
 	size_t ev_peak, text_peak; /* the most of each held since the queue was last empty */
 	size_t max_line; /* a partial line this long is delivered as a line */
 
@@ -42,7 +43,7 @@ typedef struct ei_stream {
 	int has_epoch;
 	int ended;
 
-	/* Flow (see stream.c, "Overflow"): lines queued since the start; while
+	/* Flow (see joblog.c, "Overflow"): lines queued since the start; while
 	 * `overflow`, the lines seen and not kept, and the last of them as a hash. */
 	uint64_t lines;
 	int overflow;
@@ -50,7 +51,18 @@ typedef struct ei_stream {
 	uint64_t lost_hash, part_hash;
 	size_t lost_len, part_len;
 	int part_cr;
-} ei_stream;
+} ei_joblog;
+
+/* The queue's events, and the index one past the last. */
+static inline ei_sev *ei_joblog_events(const ei_joblog *s)
+{
+	return (ei_sev *)(void *)s->events.p;
+}
+
+static inline size_t ei_joblog_ev_end(const ei_joblog *s)
+{
+	return s->events.len / sizeof(ei_sev);
+}
 
 /* A line's identity for alignment: FNV-1a over its bytes, without the \r\n. */
 #define EI_LINE_HASH_START 14695981039346656037u
@@ -61,74 +73,74 @@ static inline uint64_t ei_line_hash(uint64_t h, const char *p, size_t n)
 	return h;
 }
 
-void ei_stream_init(ei_stream *s, int64_t job, size_t max_line);
-void ei_stream_free(ei_stream *s);
+void ei_joblog_init(ei_joblog *s, int64_t job, size_t max_line);
+void ei_joblog_free(ei_joblog *s);
 
 /* A subscription (start-log-stream) is being sent for this job. */
-void ei_stream_resubscribe(ei_stream *s);
+void ei_joblog_resubscribe(ei_joblog *s);
 
 /* A job-data payload. Returns 0, or -1 when out of memory (nothing queued). */
-int ei_stream_feed(ei_stream *s, const char *data, size_t len, int has_ts, double ts);
+int ei_joblog_feed(ei_joblog *s, const char *data, size_t len, int has_ts, double ts);
 
 /* Log text from elsewhere (a REST back-fill): queued whatever the flow state,
  * not de-duplicated, not counted in `total` (the socket's own bytes). */
-int ei_stream_backfill(ei_stream *s, const char *data, size_t len);
+int ei_joblog_backfill(ei_joblog *s, const char *data, size_t len);
 
 /* Deliver a pending partial line as a line. */
-int ei_stream_flush(ei_stream *s);
+int ei_joblog_flush(ei_joblog *s);
 
 /* job-finished: deliver a pending partial line, then the ended event (once). */
-int ei_stream_end(ei_stream *s, int success);
+int ei_joblog_end(ei_joblog *s, int success);
 
 /* Stop keeping the job's lines: what is queued stays, the partial line and
- * everything after it are only counted (lost) until ei_stream_recover. */
-void ei_stream_overflow(ei_stream *s);
+ * everything after it are only counted (lost) until ei_joblog_recover. */
+void ei_joblog_overflow(ei_joblog *s);
 
 /* Overflow, and let go of the queue too: its lines count as lost. */
-void ei_stream_let_go(ei_stream *s);
+void ei_joblog_let_go(ei_joblog *s);
 
 /* Drop the partial line: a back-fill from the stored log supplies it whole. */
-void ei_stream_drop_partial(ei_stream *s);
+void ei_joblog_drop_partial(ei_joblog *s);
 
 /* Keep lines again after a back-fill delivered every lost line, that is when
  * none was lost since the back-fill was aligned (aligned_lost) and no lost line
  * is half seen. Returns 1 when the stream keeps lines again. */
-int ei_stream_recover(ei_stream *s);
+int ei_joblog_recover(ei_joblog *s);
 
 /* The queue, inline: it is read for every event. */
-static inline size_t ei_stream_queued(const ei_stream *s)
+static inline size_t ei_joblog_queued(const ei_joblog *s)
 {
-	return s->ev_len - s->ev_head;
+	return ei_joblog_ev_end(s) - s->ev_head;
 }
 
 /* Bytes of text the queue holds: from its first event's line, or the partial line. */
-static inline size_t ei_stream_bytes(const ei_stream *s)
+static inline size_t ei_joblog_bytes(const ei_joblog *s)
 {
-	return s->text_len - (s->ev_head < s->ev_len ? s->ev[s->ev_head].off : s->line);
+	return s->text.len - (s->ev_head < ei_joblog_ev_end(s) ? ei_joblog_events(s)[s->ev_head].off : s->line);
 }
 
 /* The next event, or NULL; valid until the next call to any function above. */
-static inline const ei_sev *ei_stream_peek(const ei_stream *s)
+static inline const ei_sev *ei_joblog_peek(const ei_joblog *s)
 {
-	return s->ev_head < s->ev_len ? &s->ev[s->ev_head] : NULL;
+	return s->ev_head < ei_joblog_ev_end(s) ? &ei_joblog_events(s)[s->ev_head] : NULL;
 }
 
-static inline void ei_stream_pop(ei_stream *s)
+static inline void ei_joblog_pop(ei_joblog *s)
 {
-	if (s->ev_head < s->ev_len)
+	if (s->ev_head < ei_joblog_ev_end(s))
 		s->ev_head++;
-	if (s->ev_head == s->ev_len)
-		s->ev_head = s->ev_len = 0;
+	if (s->ev_head == ei_joblog_ev_end(s))
+		s->ev_head = s->events.len = 0;
 }
 
-static inline const char *ei_stream_text(const ei_stream *s, const ei_sev *e)
+static inline const char *ei_joblog_text(const ei_joblog *s, const ei_sev *e)
 {
-	return s->text + e->off;
+	return s->text.p + e->off;
 }
 
 /* Give back the memory of an empty queue beyond a small reserve (a job may stay
  * quiet long after a burst, and each of many jobs may have had one). */
-void ei_stream_trim(ei_stream *s);
+void ei_joblog_trim(ei_joblog *s);
 
 /* `Epoch N/M` (N >= 0, M > 0). */
 int ei_line_progress(const char *line, size_t len, int64_t *epoch, int64_t *epochs);

@@ -1,6 +1,7 @@
-/* libcurl on demand.
+/* libcurl on demand (the Linux build; CMake's EI_LINK_CURL=OFF).
  *
- * ei.core is not linked with libcurl: the first HTTP request opens it with dlopen.
+ * ei.core is not linked with libcurl: the first HTTP request opens it with dlopen,
+ * by the file name the build gives as EI_LIBCURL (libcurl.so.4, libcurl.4.dylib).
  * libcurl needs some thirty shared libraries (two TLS stacks, Kerberos, LDAP, SSH,
  * RTMP, IDN, ...); loading, relocating and initialising them was about 3.5 ms of
  * the 5 ms that `require "ei"` + `ei.new{}` cost. So a script that only validates
