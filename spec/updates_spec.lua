@@ -1,6 +1,7 @@
 -- Following jobs live: every line exactly once, in order, whatever the socket does.
 local helper = require "helper"
 local ei = require "ei"
+local core = require "ei.core"
 
 local lines_of = helper.lines_of
 
@@ -120,6 +121,33 @@ describe("job updates", function()
     sim:stop()
   end)
 
+  it("times out receive(timeout) in a plain script while the socket is open and silent, and loses no line", function()
+    -- Lines every 0.25 s: a 0.05 s receive in between finds the socket open and
+    -- nothing queued, so its wait ends at its deadline (the steady wait in C).
+    local sim = helper.studio { scenario = { steadyStream = { rate = 4, lines = 8 } } }
+    local client = sim:client { status_interval = 30 }
+    local job = assert(client:train_keras(sim.project_id, sim.learn_id, { trainingCycles = 1 }))
+    local lines, timeouts, finished = {}, 0, nil
+    while not finished do
+      local t0 = core.monotime()
+      local ev, err, code = job:receive(0.05)
+      if ev then
+        if ev.type == "log" then lines[#lines + 1] = ev.line end
+        if ev.type == "finished" then finished = ev end
+      else
+        assert.equal("ETIMEDOUT", code, err)
+        assert.is_true(core.monotime() - t0 >= 0.05)
+        if #lines > 0 then timeouts = timeouts + 1 end
+      end
+    end
+    assert.is_true(finished.success)
+    assert.same(downloaded(client, sim, job), lines)
+    assert.equal(8 + 3, #lines)
+    assert.is_true(timeouts >= 1, "no receive timed out between two lines")
+    client:close()
+    sim:stop()
+  end)
+
   it("closes the subscription on break", function()
     local sim = helper.studio { speed = 50 }
     local client = sim:client()
@@ -217,7 +245,6 @@ describe("job updates", function()
   end)
 
   it("follows a job from a hand-written scheduler on ei.wait.yield", function()
-    local core = require "ei.core"
     local sim = helper.studio { speed = 300 }
     local client = sim:client { wait = ei.wait.yield }
     local co = coroutine.create(function()

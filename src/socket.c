@@ -295,21 +295,43 @@ static int l_socket_next(lua_State *L)
 	return 1;
 }
 
-/* Push up to n events of jl into the array on top; with split, an `ended`
- * event comes alone. */
-static void push_events(lua_State *L, ei_joblog *jl, size_t n, int split)
+/* Take up to max of jl's queued events into the table at `into` (1..n, then
+ * t[n + 1] = nil), or into a new table pushed on the stack when into is 0;
+ * returns n. With split, an `ended` event comes alone: the batch stops before
+ * it, or holds only it. */
+static size_t take_batch(lua_State *L, ei_socket *s, ei_joblog *jl, lua_Integer max, int split, int into)
 {
-	for (size_t i = 1; i <= n; i++) {
-		const ei_sev *e = ei_joblog_peek(jl);
-		int alone = split && e->type == EI_SEV_ENDED;
-		if (alone && i > 1)
-			break;
-		push_event(L, jl, e);
-		ei_joblog_pop(jl);
-		lua_rawseti(L, -2, (lua_Integer)i);
-		if (alone)
-			break;
+	size_t n = jl ? ei_joblog_queued(jl) : 0;
+	if ((lua_Unsigned)max < n)
+		n = (size_t)max;
+	int given = into != 0;
+	if (!given) {
+		lua_createtable(L, n > INT32_MAX ? INT32_MAX : (int)n, 0);
+		into = lua_gettop(L);
 	}
+	size_t i = 0;
+	if (n) {
+		ei_queue_mark before = ei_jobset_mark(jl);
+		while (i < n) {
+			const ei_sev *e = ei_joblog_peek(jl);
+			int alone = split && e->type == EI_SEV_ENDED;
+			if (alone && i > 0)
+				break;
+			push_event(L, jl, e);
+			ei_joblog_pop(jl);
+			lua_rawseti(L, into, (lua_Integer)++i);
+			if (alone)
+				break;
+		}
+		ei_joblog_trim(jl);
+		ei_jobset_changed(ei_websocket_jobs(&s->ws), jl, before);
+		ei_websocket_resume(&s->ws);
+	}
+	if (given) { /* what the table held before ends here */
+		lua_pushnil(L);
+		lua_rawseti(L, into, (lua_Integer)i + 1);
+	}
+	return i;
 }
 
 /* sock:drain(job_id [, max [, split]]) -> array of up to max events (all by
@@ -321,18 +343,69 @@ static int l_socket_drain(lua_State *L)
 	ei_joblog *jl = opt_job(L, s);
 	lua_Integer max = luaL_optinteger(L, 3, LUA_MAXINTEGER);
 	luaL_argcheck(L, max >= 0, 3, "must be >= 0");
-	int split = lua_toboolean(L, 4);
-	size_t n = jl ? ei_joblog_queued(jl) : 0;
-	if ((lua_Unsigned)max < n)
-		n = (size_t)max;
-	lua_createtable(L, n > INT32_MAX ? INT32_MAX : (int)n, 0);
-	if (!n)
+	take_batch(L, s, jl, max, lua_toboolean(L, 4), 0);
+	return 1;
+}
+
+/* Whether the job is followed the steady way: the socket open, the job
+ * keeping its lines. */
+static int steady(const ei_socket *s, const ei_joblog *jl)
+{
+	return jl && ei_websocket_attached(&s->ws) && s->ws.state == EI_WS_OPEN && !jl->overflow;
+}
+
+/* The events await took into its table: n, or false for none. */
+static int push_taken(lua_State *L, size_t n)
+{
+	if (n)
+		lua_pushinteger(L, (lua_Integer)n);
+	else
+		lua_pushboolean(L, 0);
+	return 1;
+}
+
+/* sock:await(job_id, max, until, batch) -> n | false | nil: the steady
+ * state's wait, in one call. When the job has no event queued, wait in the
+ * client's own system call (ei_poll_step: one round, its descriptors serviced,
+ * its timers ticked) until something arrives, at most to `until` (monotonic
+ * seconds, core.monotime's clock) or the client's next timer. Then up to max
+ * events go into `batch` (a table the caller reuses) as drain(job_id, max,
+ * true) would take them: batch[1..n], batch[n + 1] = nil. false when none
+ * came (the time passed, a timer or other input woke the wait, a signal
+ * interrupted it); nil when the job is not followed the steady way (see
+ * steady()), and the caller checks why. It runs no Lua: a caller that may
+ * wait through a scheduler never calls it. */
+static int l_socket_await(lua_State *L)
+{
+	ei_socket *s = check_socket(L);
+	ei_joblog *jl = opt_job(L, s);
+	lua_Integer max = luaL_checkinteger(L, 3);
+	luaL_argcheck(L, max > 0, 3, "must be > 0");
+	double until = luaL_checknumber(L, 4);
+	luaL_checktype(L, 5, LUA_TTABLE);
+	if (jl && ei_joblog_queued(jl))
+		return push_taken(L, take_batch(L, s, jl, max, 1, 5));
+	if (!steady(s, jl)) {
+		lua_pushnil(L);
 		return 1;
-	ei_queue_mark before = ei_jobset_mark(jl);
-	push_events(L, jl, n, split);
-	ei_joblog_trim(jl);
-	ei_jobset_changed(ei_websocket_jobs(&s->ws), jl, before);
-	ei_websocket_resume(&s->ws);
+	}
+	/* Milliseconds rounded up, so that once they have passed, until has. */
+	int64_t now = ei_now_ms();
+	int64_t until_ms = until < 1e15 ? (int64_t)ceil(until * 1000) : INT64_MAX;
+	if (now < until_ms) {
+		int64_t timeout = until_ms - now, timer = ei_poll_step_timeout(s->ws.poll);
+		if (timer >= 0 && timer < timeout)
+			timeout = timer;
+		if (ei_poll_step(s->ws.poll, timeout < 2000000000 ? (int)timeout : 2000000000) < 0)
+			return ei_fail(L, EI_EPROTO, "cannot poll the client's descriptors");
+		if (ei_joblog_queued(jl))
+			return push_taken(L, take_batch(L, s, jl, max, 1, 5));
+		if (!steady(s, jl)) {
+			lua_pushnil(L);
+			return 1;
+		}
+	}
+	lua_pushboolean(L, 0);
 	return 1;
 }
 
@@ -512,7 +585,9 @@ void ei_socket_open(lua_State *L)
 		{ "close", l_socket_close },	   { "lag", l_socket_lag },	    { "align", l_socket_align },
 		{ "recover", l_socket_recover },   { NULL, NULL },
 	};
-	static const luaL_Reg event_methods[] = { { "next", l_socket_next }, { "drain", l_socket_drain }, { NULL, NULL } };
+	static const luaL_Reg event_methods[] = {
+		{ "next", l_socket_next }, { "drain", l_socket_drain }, { "await", l_socket_await }, { NULL, NULL },
+	};
 	ei_new_class(L, EI_SOCKET_MT, methods, l_socket_close, l_socket_tostring);
 	luaL_getmetatable(L, EI_SOCKET_MT);
 	lua_getfield(L, -1, "__index");

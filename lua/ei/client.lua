@@ -83,7 +83,7 @@ function Client.new(opts)
     backoff = opts.backoff or 0.5,
     status_interval = opts.status_interval,
     unknown_fields = opts.unknown_fields or "error",
-    waiter = opts.wait,
+    waiter = opts.wait or false, -- false, not nil: read on every wait (see Context:waits_in_core)
     on_warning = opts.on_warning or function(msg) io.stderr:write("ei: warning: ", msg, "\n") end,
     warned = {},
     sockets = {},
@@ -395,6 +395,20 @@ function Client:timeout()
 end
 
 local wait -- ei.wait, loaded on the first wait
+local isyieldable = coroutine.isyieldable
+
+--- Whether a job may wait in one call into C (`sock:await`) rather than
+-- through the waiter: the waiter blocks (a plain script's, not a
+-- scheduler's), and no task is in flight or queued, so that nothing of the
+-- client but its descriptors and C timers needs a turn meanwhile.
+-- @local
+function Context:waits_in_core()
+  if self.tasks[1] or self.queued_tasks[1] or not self.core then return false end
+  local waiter = self.waiter
+  if not waiter then return not isyieldable() end
+  wait = wait or require "ei.wait"
+  return waiter == wait.block
+end
 
 --- Wait until `ready()` holds or `deadline` (monotonic seconds) passes.
 -- Inside a task it yields to step(); elsewhere it waits through the waiter.

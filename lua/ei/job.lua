@@ -42,7 +42,12 @@ function Job.new(ctx, project_id, job_id, started_here)
     -- Events drained from the socket, and how many of them were taken. `ready`
     -- is the batch while its next event may be returned without further checks:
     -- the job is open and no event made in Lua waits (see receive).
-    batch = NO_EVENTS, taken = 0, ready = nil,
+    batch = NO_EVENTS, taken = 0, ready = false,
+    inbox = {}, -- the batch the steady wait fills, again and again (see await)
+    -- false rather than nil: a field the state lacks is looked up in State
+    -- too, and these are read on every wait.
+    closed = false, done = false, fatal = false, final_status = false, finished = false,
+    stored_log = false, backfill = false,
   }, State)
   -- What receive waits for, made once rather than on every wait.
   state.wake_check = function()
@@ -111,7 +116,7 @@ function State:push(ev)
   -- Not #pending: the queue's front is nil once taken, and # would then overwrite.
   self.tail = self.tail + 1
   self.pending[self.tail] = ev
-  self.ready = nil -- it goes before the socket's events
+  self.ready = false -- it goes before the socket's events
 end
 
 local function pop_pending(self)
@@ -147,6 +152,26 @@ function State:fail(err, code)
   self.fatal = { msg = ("job %d: %s"):format(self.id, err), code = code }
 end
 
+-- Take n events the socket drained for this job into batch[1..n]. The
+-- socket's `ended` comes in a batch of its own: a hint, never delivered.
+-- Returns the batch to deliver (NO_EVENTS for `ended`).
+local function accept(self, batch, n)
+  self.heard = true -- cheaper than reading the clock for every event
+  if batch[1].type == "ended" then
+    self.ended_hint = true
+    self.next_status = 0
+    return NO_EVENTS
+  end
+  for i = n, 1, -1 do -- the last line, for wait()'s reason and back-fills; the batch is delivered before `finished`
+    local ev = batch[i]
+    if ev.type == "log" then
+      self.last_line = ev.line
+      break
+    end
+  end
+  return batch
+end
+
 -- The next batch of events the socket queued for this job, if any. The
 -- socket's `ended` comes in a batch of its own: a hint, never delivered.
 local function refill(self)
@@ -155,20 +180,7 @@ local function refill(self)
   local batch = sock:drain(self.id, BATCH, true)
   local n = #batch
   if n == 0 then return false end
-  self.heard = true -- cheaper than reading the clock for every event
-  if batch[1].type == "ended" then
-    self.ended_hint = true
-    self.next_status = 0
-    batch = NO_EVENTS
-  end
-  for i = #batch, 1, -1 do -- the last line, for wait()'s reason and back-fills; the batch is delivered before `finished`
-    local ev = batch[i]
-    if ev.type == "log" then
-      self.last_line = ev.line
-      break
-    end
-  end
-  self.batch, self.taken, self.ready = batch, 0, nil
+  self.batch, self.taken, self.ready = accept(self, batch, n), 0, false
   return true
 end
 
@@ -184,7 +196,7 @@ local function pop_socket(self)
     end
     if not refill(self) then
       -- Taken: let the events go, a job may wait long for the next ones.
-      self.batch, self.taken, self.ready = NO_EVENTS, 0, nil
+      self.batch, self.taken, self.ready = NO_EVENTS, 0, false
       return nil
     end
   end
@@ -222,11 +234,11 @@ local function align(self, sock)
   local text = self.stored_log
   local from, to, complete = sock:align(self.id, text, self.last_line, self.to_end)
   self.backfill = { text = text, pos = from, stop = to, complete = complete, to_end = self.to_end }
-  self.stored_log = nil
+  self.stored_log = false
 end
 
 local function backfill_done(self, sock, bf)
-  self.backfill = nil
+  self.backfill = false
   if bf.to_end then return finish(self) end
   if not (bf.complete and sock:recover(self.id)) then
     self.refetch_at = core.monotime() + (bf.complete and 0 or REFETCH_AFTER)
@@ -351,6 +363,37 @@ local function next_wake(self, now)
   return wake
 end
 
+-- The steady state's wait. When the socket is open, the job's events are all
+-- taken, no event made in Lua waits, no stored log is being fed, no final
+-- status came, and the client has no task in flight and blocks to wait (see
+-- the context's waits_in_core), then nothing but the socket's events and the
+-- status timer can make work for the job: the wait is one call into C
+-- (sock:await, the status time passed in) that drains the events into the
+-- job's inbox, and advance, has_work and next_wake run only when it returns
+-- without any. Returns the next event; false when the wait ended without
+-- one; nil when the job is not in that state (the caller waits the general
+-- way).
+local function await(self, deadline)
+  local stream = self.stream
+  if stream.state ~= "open" or self.pending[self.head] or self.batch[self.taken + 1] or self.closed
+    or self.final_status or self.fatal or self.stored_log or self.backfill or not self.ctx:waits_in_core() then
+    return nil
+  end
+  local wake = self.next_status
+  if deadline and deadline < wake then wake = deadline end
+  local inbox = self.inbox
+  local n = stream.sock:await(self.id, BATCH, wake, inbox)
+  if not n then return n end
+  local batch = accept(self, inbox, n)
+  local ev = batch[1] -- nothing goes ahead of it (see above)
+  if not ev then -- the socket's `ended`
+    self.batch, self.taken, self.ready = batch, 0, false
+    return false
+  end
+  self.batch, self.taken, self.ready = batch, 1, batch
+  return ev
+end
+
 --- The next event of the job.
 -- Waits (through the client's waiter) until one arrives. Events are tables
 -- with `type` (`log`, `progress`, `metrics`, `connection`, `finished`) and
@@ -372,6 +415,11 @@ function Job:receive(timeout)
   start(s)
   local deadline = timeout and core.monotime() + timeout
   while true do
+    local awaited -- nil: not waited the steady way, so the general wait below
+    if timeout ~= 0 then
+      awaited = await(s, deadline)
+      if awaited then return awaited end
+    end
     ev = take(s)
     if ev then return ev end
     if s.finished then
@@ -392,7 +440,7 @@ function Job:receive(timeout)
         return nil, s.nothing_yet, "ETIMEDOUT"
       end
       return nil, ("no event from job %d within %gs"):format(s.id, timeout), "ETIMEDOUT"
-    else
+    elseif awaited == nil then
       -- A task that ends (a status, a token) changes what is due: look again then.
       s.tasks_seen = s.ctx.tasks_done
       s.ctx:wait_until(s.wake_check, math.min(next_wake(s, now), deadline or math.huge), true)
@@ -407,6 +455,10 @@ local function iterate(job)
   local ready, i = s.ready, s.taken + 1
   local ev = ready and ready[i]
   if ev then s.taken = i; return ev end
+  if s.stream and not s.done then -- most other calls: wait the steady way
+    ev = await(s)
+    if ev then return ev end
+  end
   local err
   ev, err = Job.receive(job)
   if ev then return ev end
@@ -504,7 +556,7 @@ function Job:close()
   if s.closed then return end
   s.closed = true
   if s.stream then
-    s.batch, s.taken, s.ready = NO_EVENTS, 0, nil
+    s.batch, s.taken, s.ready = NO_EVENTS, 0, false
     s.stream:unfollow(s)
   end
 end
