@@ -97,7 +97,7 @@ describe("the error codes", function()
 
   it("the C core defines are exactly the contract's, and no other code is spelt out in src/", function()
     local defined = {}
-    for name, code in helper.read_file(helper.root .. "/src/core.h"):gmatch('#define EI_(E%u+) "(E%u+)"') do
+    for name, code in helper.read_file(helper.root .. "/src/errors.h"):gmatch('#define EI_(E%u+) "(E%u+)"') do
       assert.equal(name, code)
       defined[#defined + 1] = code
     end
