@@ -42,7 +42,7 @@ typedef struct {
 	ei_buf rx, scratch, str;
 } sim;
 
-/* ---- dispatch.c's subscribe and the checks on what it sends ------------- */
+/* ---- websocket.c's subscribe and the checks on what it sends ------------ */
 
 static void subscribe(ei_joblog *st)
 {

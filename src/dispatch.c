@@ -9,18 +9,6 @@
  * any lost connection and reconnects. */
 #define OOM_QUEUEING "out of memory queueing job logs; the connection was closed"
 
-/* lastReceivedTimestamp is one millisecond before the newest one delivered:
- * several payloads may share that millisecond, and a server that resumes after
- * it would skip those of them the client never got. What comes again is
- * dropped by the de-duplication (joblog.c). */
-void ei_dispatch_subscribe(ei_websocket *ws, ei_joblog *jl)
-{
-	char msg[EI_EIO_SUBSCRIBE_MAX];
-	ei_joblog_resubscribe(jl);
-	double from = jl->has_ts && jl->last_ts >= 1 ? jl->last_ts - 1 : 0;
-	ei_websocket_send(ws, msg, ei_eio_subscribe(msg, jl->job, from));
-}
-
 /* ---- Socket.IO events -------------------------------------------------- */
 
 static int on_hello(ei_websocket *ws, const ei_eio_event *ev)
@@ -32,7 +20,7 @@ static int on_hello(ei_websocket *ws, const ei_eio_event *ev)
 	ws->state = EI_WS_OPEN;
 	ws->next_ping = ei_now_ms() + ws->opt.ping_ms;
 	for (size_t i = 0; i < ei_jobset_count(&ws->jobs); i++)
-		ei_dispatch_subscribe(ws, ei_jobset_at(&ws->jobs, i));
+		ei_websocket_subscribe(ws, ei_jobset_at(&ws->jobs, i));
 	return 0;
 }
 

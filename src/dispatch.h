@@ -12,8 +12,4 @@
  * (the failure is recorded), else 0. */
 int ei_dispatch_message(ei_websocket *ws, const char *p, size_t n);
 
-/* Send the job's subscription (start-log-stream), resuming after what it
- * delivered. */
-void ei_dispatch_subscribe(ei_websocket *ws, ei_joblog *jl);
-
 #endif

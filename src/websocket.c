@@ -24,7 +24,6 @@
 #include <libwebsockets.h>
 
 #include "errors.h"
-#include "dispatch.h"
 #include "websocket.h"
 
 /* How often lws gets serviced while a connection is being set up, for its own
@@ -514,7 +513,7 @@ ei_joblog *ei_websocket_follow(ei_websocket *ws, int64_t job)
 	if (!jl)
 		return NULL;
 	if (ws->state == EI_WS_OPEN) {
-		ei_dispatch_subscribe(ws, jl);
+		ei_websocket_subscribe(ws, jl);
 		sync_fds(ws);
 	}
 	ei_websocket_resume(ws);
@@ -525,4 +524,16 @@ void ei_websocket_unfollow(ei_websocket *ws, int64_t job)
 {
 	ei_jobset_remove(&ws->jobs, job);
 	ei_websocket_resume(ws);
+}
+
+/* lastReceivedTimestamp is one millisecond before the newest one delivered:
+ * several payloads may share that millisecond, and a server that resumes after
+ * it would skip those of them the client never got. What comes again is
+ * dropped by the de-duplication (joblog.c). */
+void ei_websocket_subscribe(ei_websocket *ws, ei_joblog *jl)
+{
+	char msg[EI_EIO_SUBSCRIBE_MAX];
+	ei_joblog_resubscribe(jl);
+	double from = jl->has_ts && jl->last_ts >= 1 ? jl->last_ts - 1 : 0;
+	ei_websocket_send(ws, msg, ei_eio_subscribe(msg, jl->job, from));
 }

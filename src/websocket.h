@@ -119,6 +119,10 @@ void ei_websocket_resume(ei_websocket *ws);
 int ei_websocket_fail(ei_websocket *ws, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* Send the job's subscription (start-log-stream), resuming after what it
+ * delivered: at the hello, and when a job is followed on an open socket. */
+void ei_websocket_subscribe(ei_websocket *ws, ei_joblog *jl);
+
 /* Queue a text message; written when lws says the connection is writable. */
 void ei_websocket_send(ei_websocket *ws, const char *p, size_t n);
 

@@ -1,7 +1,7 @@
 /* A wake-up descriptor: one thread signals it, another polls it for input. The
- * one piece of the websocket side that differs by OS, with a backend per file
- * (wakeup_eventfd.c on Linux, wakeup_pipe.c anywhere POSIX), chosen by the build
- * (CMake's EI_WAKEUP). Both ends are close-on-exec and non-blocking. */
+ * resolver thread wakes the client with one, and the poll(2) backend hands one to
+ * hosts. A backend per file (wakeup_eventfd.c on Linux, wakeup_pipe.c anywhere
+ * POSIX), chosen by the build (CMake's EI_WAKEUP). Both ends are close-on-exec and non-blocking. */
 #ifndef EI_WAKEUP_H
 #define EI_WAKEUP_H
 
