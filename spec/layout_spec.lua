@@ -106,3 +106,19 @@ describe("the C core's layout", function()
     assert.same({}, found)
   end)
 end)
+
+describe("README's source layout", function()
+  it("names every C file of the core", function()
+    local readme = helper.read_file(helper.root .. "/README.md")
+    local layout = assert(readme:match("### Source layout(.*)$"), "README has a Source layout section")
+    layout = layout:match("^(.-)\n##") or layout
+    local missing = {}
+    for _, path in ipairs(c_files()) do
+      local name = path:match("([^/]+%.[ch])$")
+      local base = name:match("^(.-)%.[ch]$")
+      -- a part is named by its .c file, or by its header when it has no .c
+      if not (layout:find(base .. ".c", 1, true) or layout:find(name, 1, true)) then missing[#missing + 1] = name end
+    end
+    assert.same({}, missing)
+  end)
+end)
