@@ -467,8 +467,7 @@ void ei_websocket_close(ei_websocket *ws)
 	ei_buf_free(&ws->rx);
 	ei_buf_free(&ws->scratch);
 	ei_buf_free(&ws->out);
-	free(ws->tx);
-	ws->tx = NULL;
+	ei_buf_free(&ws->tx);
 	ei_url_free(&ws->url);
 }
 

@@ -69,8 +69,7 @@ typedef struct ei_websocket {
 	ei_buf rx, scratch;
 	ei_buf out; /* [u32 length][bytes] records */
 	size_t out_head;
-	unsigned char *tx;
-	size_t tx_cap;
+	ei_buf tx; /* LWS_PRE bytes lws may write into, then the frame being sent */
 
 	ei_jobset jobs;
 	ei_ws_stats stats;

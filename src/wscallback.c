@@ -3,7 +3,6 @@
  * the write queue is emptied one message per writable callback; a failed
  * upgrade, TLS refusal or close is put in words. Nothing here waits, raises
  * or calls Lua. */
-#include <stdlib.h>
 #include <string.h>
 
 #include <libwebsockets.h>
@@ -31,18 +30,15 @@ static int write_one(ei_websocket *ws, struct lws *wsi)
 		return 0;
 	uint32_t len;
 	memcpy(&len, ws->out.p + ws->out_head, sizeof len);
-	if (ws->tx_cap < LWS_PRE + len) {
-		unsigned char *tx = realloc(ws->tx, LWS_PRE + len);
-		if (!tx)
-			return 0;
-		ws->tx = tx;
-		ws->tx_cap = LWS_PRE + len;
-	}
-	memcpy(ws->tx + LWS_PRE, ws->out.p + ws->out_head + sizeof len, len);
+	ws->tx.len = 0;
+	if (ei_buf_reserve(&ws->tx, LWS_PRE + len) < 0)
+		return 0;
+	unsigned char *frame = (unsigned char *)ws->tx.p + LWS_PRE;
+	memcpy(frame, ws->out.p + ws->out_head + sizeof len, len);
 	ws->out_head += sizeof len + len;
 	if (ws->out_head == ws->out.len)
 		ws->out_head = ws->out.len = 0;
-	if (lws_write(wsi, ws->tx + LWS_PRE, len, LWS_WRITE_TEXT) < (int)len)
+	if (lws_write(wsi, frame, len, LWS_WRITE_TEXT) < (int)len)
 		return -1;
 	if (ei_websocket_out_pending(ws))
 		lws_callback_on_writable(wsi);
