@@ -155,7 +155,7 @@ static void drain(sim *s, int i, size_t max)
 		}
 		ei_joblog_pop(st);
 	}
-	ei_joblog_trim(st); /* after each sock:next, after a sock:drain */
+	ei_joblog_trim(st); /* after a sock:drain or sock:await */
 }
 
 static void drain_all(sim *s)

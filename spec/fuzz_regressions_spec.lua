@@ -93,10 +93,10 @@ describe("fuzz regressions", function()
     assert.equal(0, sock:queued(1))
     assert.is_true(sock:feed(1, "a\n"))
     assert.is_true(sock:feed(1, ""))
-    assert.same({ type = "log", job = 1, line = "a" }, sock:next(1))
-    assert.is_nil(sock:next(1))
+    assert.same({ type = "log", job = 1, line = "a" }, sock:drain(1, 1)[1])
+    assert.is_nil(sock:drain(1, 1)[1])
     assert.is_true(sock:feed(1, "b\n"))
-    assert.same({ type = "log", job = 1, line = "b" }, sock:next(1))
+    assert.same({ type = "log", job = 1, line = "b" }, sock:drain(1, 1)[1])
   end)
 
   -- fuzz/regressions/eio/empty-job-data-slow-path: an empty "data" in a payload

@@ -1,6 +1,8 @@
 /* The Lua binding of the websocket (`ei.Socket`, made by `core.socket`): its
  * options, its methods, and the event tables built from the jobs' queues. The
- * connection itself is websocket.c; nothing here touches libwebsockets. */
+ * connection itself is websocket.c; nothing here touches libwebsockets.
+ * `position` and `stats` are diagnostics: lua/ei does not call them; they show
+ * what the socket did (resumption point, counters) to whoever inspects it. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -274,25 +276,6 @@ static void push_event(lua_State *L, const ei_joblog *jl, const ei_sev *e)
 		set_word(L, W_SUCCESS);
 		break;
 	}
-}
-
-/* sock:next(job_id) -> event table or nil */
-static int l_socket_next(lua_State *L)
-{
-	ei_socket *s = check_socket(L);
-	ei_joblog *jl = opt_job(L, s);
-	const ei_sev *e = jl ? ei_joblog_peek(jl) : NULL;
-	if (!e) {
-		lua_pushnil(L);
-		return 1;
-	}
-	ei_queue_mark before = ei_jobset_mark(jl);
-	push_event(L, jl, e);
-	ei_joblog_pop(jl);
-	ei_joblog_trim(jl);
-	ei_jobset_changed(ei_websocket_jobs(&s->ws), jl, before);
-	ei_websocket_resume(&s->ws);
-	return 1;
 }
 
 /* Take up to max of jl's queued events into the table at `into` (1..n, then
@@ -586,7 +569,7 @@ void ei_socket_open(lua_State *L)
 		{ "recover", l_socket_recover },   { NULL, NULL },
 	};
 	static const luaL_Reg event_methods[] = {
-		{ "next", l_socket_next }, { "drain", l_socket_drain }, { "await", l_socket_await }, { NULL, NULL },
+		{ "drain", l_socket_drain }, { "await", l_socket_await }, { NULL, NULL },
 	};
 	ei_new_class(L, EI_SOCKET_MT, methods, l_socket_close, l_socket_tostring);
 	luaL_getmetatable(L, EI_SOCKET_MT);
