@@ -48,9 +48,6 @@ function Job.new(ctx, project_id, job_id, started_here)
     -- too, and these are read on every wait.
     closed = false, done = false, fatal = false, final_status = false, finished = false,
     stored_log = false, backfill = false,
-    -- Whether one of closed, fatal, final_status, stored_log, backfill holds:
-    -- the steady wait's one test for them (see await); set by hold().
-    held = false,
   }, State)
   -- What receive waits for, made once rather than on every wait.
   state.wake_check = function()
@@ -62,11 +59,6 @@ function Job.new(ctx, project_id, job_id, started_here)
   local job = setmetatable({ id = job_id, project_id = project_id }, Job)
   state_of[job] = state
   return job
-end
-
--- Keep `held` true to what it sums up; called wherever those fields change.
-local function hold(self)
-  self.held = (self.closed or self.fatal or self.final_status or self.stored_log or self.backfill) and true or false
 end
 
 local function check_open(self, fname)
@@ -158,7 +150,6 @@ end
 function State:fail(err, code)
   if self.fatal or self.done then return end
   self.fatal = { msg = ("job %d: %s"):format(self.id, err), code = code }
-  hold(self)
 end
 
 -- Take n events the socket drained for this job into batch[1..n]. The
@@ -235,7 +226,6 @@ local function fetch_log(self, to_end)
       return
     end
     self.stored_log, self.to_end = type(text) == "string" and text or "", to_end
-    hold(self)
   end, true)
 end
 
@@ -245,12 +235,10 @@ local function align(self, sock)
   local from, to, complete = sock:align(self.id, text, self.last_line, self.to_end)
   self.backfill = { text = text, pos = from, stop = to, complete = complete, to_end = self.to_end }
   self.stored_log = false
-  hold(self)
 end
 
 local function backfill_done(self, sock, bf)
   self.backfill = false
-  hold(self)
   if bf.to_end then return finish(self) end
   if not (bf.complete and sock:recover(self.id)) then
     self.refetch_at = core.monotime() + (bf.complete and 0 or REFETCH_AFTER)
@@ -311,7 +299,7 @@ local function check_status(self, now)
     self.rest_failing_since = nil
     self.stream:server_answered(t)
     if self.stream:is_open() then self.polling_said = nil end
-    if res.job.finished then self.final_status = res.job; hold(self) end
+    if res.job.finished then self.final_status = res.job end
   end, true)
 end
 
@@ -387,8 +375,8 @@ end
 -- way).
 local function await(self, deadline)
   local stream = self.stream
-  if stream.state ~= "open" or self.held or self.pending[self.head] or self.batch[self.taken + 1]
-    or not self.ctx:waits_in_core() then
+  if stream.state ~= "open" or self.pending[self.head] or self.batch[self.taken + 1] or self.closed
+    or self.final_status or self.fatal or self.stored_log or self.backfill or not self.ctx:waits_in_core() then
     return nil
   end
   local wake = self.next_status
@@ -567,7 +555,6 @@ function Job:close()
   local s = state_of[self]
   if s.closed then return end
   s.closed = true
-  hold(s)
   if s.stream then
     s.batch, s.taken, s.ready = NO_EVENTS, 0, false
     s.stream:unfollow(s)
