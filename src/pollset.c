@@ -82,6 +82,11 @@ int ei_poll_fd(ei_poll *p, int fd, unsigned events, ei_watch *w)
 		return -1;
 	int known = p->owners[fd] != NULL;
 	if (!events) {
+		/* A descriptor closed under its watch (lws closes its socket itself) may
+		 * have been reused and watched by another part before this one let go:
+		 * that one's watch stays. */
+		if (known && p->owners[fd] != w)
+			return 0;
 		p->owners[fd] = NULL;
 		return ei_pollset_os_watch(p->os, fd, 0, known);
 	}
