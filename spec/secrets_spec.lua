@@ -140,10 +140,11 @@ describe("secrets", function()
     local found, objects = find_secret(audit, roots,
       { sim.api_key, sim.ready.jwt, sim.ready.oauth_client_secret })
     assert.is_nil(found, "a secret was reachable")
-    assert.is_true(objects > 20, objects .. " objects walked")
+    assert.is_true(objects > 15, objects .. " objects walked")
 
     -- What a script sees of them: methods, and a job's id and project.
     assert.is_nil(next(client))
+    assert.is_nil(next(op))
     local fields = {}
     for n in pairs(other) do fields[#fields + 1] = n end
     table.sort(fields)

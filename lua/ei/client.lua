@@ -225,21 +225,23 @@ local function run_tasks(self)
 end
 
 -- A client call run as a task, for hosts that own their loop (`client:pending`).
+-- Its client and results are kept here, keyed by the object, not in it.
 local Pending = {}
 Pending.__index = Pending
 Pending.__name = "ei.Pending"
+local pending_of = setmetatable({}, { __mode = "k" })
 
 --- Whether the call has returned.
 -- @treturn boolean
 function Pending:done()
-  return self.results ~= nil
+  return pending_of[self].results ~= nil
 end
 
 --- The call's results once it has returned (what the call itself returns,
 -- e.g. `job` or `nil, message, code`); nothing before. An error the call
 -- raised (misuse) is raised here.
 function Pending:result()
-  local r = self.results
+  local r = pending_of[self].results
   if not r then return end
   if not r[1] then error(r[2], 2) end
   return table.unpack(r, 2, r.n)
@@ -247,19 +249,21 @@ end
 
 --- The client's descriptor: poll it for `events()` at most `timeout()` seconds, then `step()`.
 -- @treturn integer
-function Pending:pollfd() return self.client:pollfd() end
+function Pending:pollfd() return pending_of[self].client:pollfd() end
 --- @treturn string "r"
 function Pending:events() return "r" end
 --- @treturn number|nil seconds; 0 once the call has returned
 function Pending:timeout()
-  if self.results then return 0 end
-  return self.client:timeout()
+  local p = pending_of[self]
+  if p.results then return 0 end
+  return p.client:timeout()
 end
 --- Do the client's ready work (the call's among it) without waiting.
 -- @treturn boolean whether the call has returned
 function Pending:step()
-  if not self.results then self.client:step() end
-  return self.results ~= nil
+  local p = pending_of[self]
+  if not p.results then p.client:step() end
+  return p.results ~= nil
 end
 
 --- Run a client call without waiting for it, for hosts that own their loop:
@@ -273,10 +277,12 @@ end
 function Client:pending(f, ...)
   local ctx = open(self)
   if type(f) ~= "function" then error("bad argument #1 to 'pending' (function expected)", 2) end
-  local op = setmetatable({ client = self }, Pending)
+  local op = setmetatable({}, Pending)
+  local state = { client = self }
+  pending_of[op] = state
   local args = table.pack(...)
   ctx:spawn(function() return pcall(f, table.unpack(args, 1, args.n)) end,
-    function(...) op.results = table.pack(...) end)
+    function(...) state.results = table.pack(...) end)
   return op
 end
 
