@@ -54,6 +54,16 @@ describe("ei-train", function()
     sim:stop()
   end)
 
+  it("follows a job whose --plot file cannot be written: says why and exits 2", function()
+    local sim = helper.studio { speed = 300 }
+    local out, rc = run(("--project %d --learn %d --follow --set trainingCycles=3 --plot %s"):format(
+      sim.project_id, sim.learn_id, q(ROOT .. "/no-such-dir/plot.svg")), sim_env(sim))
+    assert.equal(2, rc)
+    assert.matches("Job completed (success)\n", out, 1, true)
+    assert.matches("ei%-train: %-%-plot: [^\n]*no%-such%-dir/plot%.svg: No such file or directory", out)
+    sim:stop()
+  end)
+
   it("prints the job id and exits 0 without --follow", function()
     local sim = helper.studio { speed = 300 }
     local out, rc = run(("--project %d --learn %d"):format(sim.project_id, sim.learn_id), sim_env(sim))

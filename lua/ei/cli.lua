@@ -182,6 +182,24 @@ function cli.fail(ctx, err, code)
   return EXIT_OF_CODE[code] or cli.EXIT.service
 end
 
+--- Write the SVG of `--plot` to its file. When the file cannot be written, say
+-- why and make a successful run's exit code a usage error.
+-- @tparam table ctx the run's context (`stderr`)
+-- @tparam integer rc the exit code so far
+-- @tparam string path the `--plot` file
+-- @tparam string svg the drawing
+-- @treturn integer the exit code
+function cli.write_plot(ctx, rc, path, svg)
+  local f, err = io.open(path, "w")
+  if f then
+    f:write(svg)
+    f:close()
+    return rc
+  end
+  ctx.stderr:write("ei-train: --plot: ", err, "\n")
+  return rc == cli.EXIT.ok and cli.EXIT.usage or rc
+end
+
 --- Make a client from the environment, refusing before anything is sent when no
 -- credential is set.
 -- @tparam table ctx the run's context

@@ -157,14 +157,6 @@ function follow.plot_metrics(text)
   return list
 end
 
-local function write_plot(path, epochs, job, metrics)
-  local f, err = io.open(path, "w")
-  if not f then return nil, err end
-  f:write(require("ei.plot").svg(epochs, { job = job.id, metrics = follow.plot_metrics(metrics) }))
-  f:close()
-  return true
-end
-
 --- Follow a job as the command line does: display, Ctrl-C, and `--plot`.
 -- @tparam ei.Job job
 -- @tparam table opts the parsed options (`json`, `plot`, `plot-metrics`, `cancel-on-interrupt`)
@@ -176,11 +168,8 @@ function follow.job(job, opts, ctx)
   local followed, result = pcall(follow.run, job, { json = opts.json, width_of = width_of, epochs = epochs }, ctx)
   local rc = followed and result or on_interrupt(result, job, opts["cancel-on-interrupt"], ctx)
   if epochs then
-    local ok, err = write_plot(opts.plot, epochs, job, opts["plot-metrics"])
-    if not ok then
-      ctx.stderr:write("ei-train: --plot: ", err, "\n")
-      if rc == cli.EXIT.ok then rc = cli.EXIT.usage end
-    end
+    local svg = require("ei.plot").svg(epochs, { job = job.id, metrics = follow.plot_metrics(opts["plot-metrics"]) })
+    rc = cli.write_plot(ctx, rc, opts.plot, svg)
   end
   return rc
 end

@@ -192,14 +192,6 @@ local function exit_code(runs)
   return runs[1].code == "EINVAL" and cli.EXIT.usage or cli.EXIT.service
 end
 
-local function write_plot(path, runs, title)
-  local f, err = io.open(path, "w")
-  if not f then return nil, err end
-  f:write(require("ei.plot").compare(sweep_view.plot_runs(runs), { title = title }))
-  f:close()
-  return true
-end
-
 local function run(opts, ctx)
   local runs, err = plan_of(opts)
   if not runs then
@@ -216,12 +208,8 @@ local function run(opts, ctx)
     view.summary()
     local rc = exit_code(runs)
     if opts.plot then
-      local written, werr = write_plot(opts.plot, runs,
-        ("Sweep of %d runs, learn block %d: validation per epoch"):format(#runs, learn_id))
-      if not written then
-        ctx.stderr:write("ei-train: --plot: ", werr, "\n")
-        if rc == cli.EXIT.ok then rc = cli.EXIT.usage end
-      end
+      local title = ("Sweep of %d runs, learn block %d: validation per epoch"):format(#runs, learn_id)
+      rc = cli.write_plot(ctx, rc, opts.plot, require("ei.plot").compare(sweep_view.plot_runs(runs), { title = title }))
     end
     return rc
   end)
