@@ -312,6 +312,83 @@ describe("a socket following the simulator", function()
     sock:close()
   end)
 
+  -- One job's burst (fastStream) followed on a socket with these options: the
+  -- socket's counters and the seconds from connecting to `ended`.
+  local function follow_burst(opts, lines)
+    sim:control("scenario", { fastStream = { lines = lines } })
+    finally(function() sim:control("scenario", { fastStream = false }) end)
+    local sock = core.socket(client, opts)
+    local t0 = core.monotime()
+    sock:connect((fresh_url(sim)))
+    assert.equal("open", wait_state(client, sock, "open"))
+    local id = start_job(sim, 1)
+    sock:follow(id)
+    local events, ended = follow_to_end(client, sock, id, 60)
+    local elapsed = core.monotime() - t0
+    assert.is_true(ended)
+    assert.same(lines_of(full_log(sim, id)), logged(events))
+    local st = sock:stats()
+    sock:close()
+    return st, elapsed
+  end
+
+  it("reads a burst in few reads, each after the coalescing pause, every line once", function()
+    local st, elapsed = follow_burst({ coalesce = 0.05 }, 20000)
+    assert.is_true(st.holds >= 1, "no read was followed by a pause")
+    -- Each pause lasts its 50 ms (to the millisecond), one may begin at the end, and the
+    -- 20,003 lines come in a few reads (one per wake-up would be thousands).
+    assert.is_true(st.holds <= elapsed / 0.049 + 1, ("%d pauses in %.2f s"):format(st.holds, elapsed))
+    assert.is_true(st.reads < 200, ("%d reads"):format(st.reads))
+  end)
+
+  it("coalesces a burst by default and reads at once with coalesce = 0", function()
+    assert.is_true(follow_burst(nil, 5000).holds >= 1)
+    local st = follow_burst({ coalesce = 0 }, 5000)
+    assert.equal(0, st.holds)
+    assert.is_true(st.reads >= 1)
+  end)
+
+  it("reads a steady stream at once: one message per read is not held back", function()
+    sim:control("scenario", { steadyStream = { rate = 4, lines = 16 } })
+    finally(function() sim:control("scenario", { steadyStream = false }) end)
+    -- The same job on a socket that pauses 0.1 s after a read of several messages and
+    -- on one that never pauses: what the simulator itself is late by, both see.
+    local socks = { core.socket(client, { coalesce = 0.1 }), core.socket(client, { coalesce = 0 }) }
+    local url = fresh_url(sim)
+    for _, sock in ipairs(socks) do sock:connect(url) end
+    pump(client, 10, function() return socks[1]:state() == "open" and socks[2]:state() == "open" end)
+    local id = start_job(sim, 1)
+    local delays, ended = { {}, {} }, { false, false }
+    for _, sock in ipairs(socks) do sock:follow(id) end
+    pump(client, 30, function()
+      for i, sock in ipairs(socks) do
+        for _, ev in ipairs(sock:drain(id)) do
+          local sent = ev.type == "log" and ev.line:match(" at (%d+)$")
+          if sent then table.insert(delays[i], core.monotime() - tonumber(sent) / 1e6) end
+          ended[i] = ended[i] or ev.type == "ended"
+        end
+      end
+      return ended[1] and ended[2]
+    end)
+    assert.same({ true, true }, ended)
+    for i = 1, 2 do
+      assert.equal(16, #delays[i])
+      table.sort(delays[i])
+    end
+    -- A read that happens to take two messages is followed by a pause of 0.1 s, which
+    -- ends with a read of the one line (or none) that came in it; the lines that come
+    -- one by one (every 0.25 s) are read as they come. Were every read followed by the
+    -- pause, the median delay would be about 0.05 s more.
+    local paused, at_once = delays[1][8], delays[2][8]
+    assert.is_true(paused < at_once + 0.03, ("median delay %.3f s, without pauses %.3f s"):format(paused, at_once))
+    for _, sock in ipairs(socks) do sock:close() end
+  end)
+
+  it("rejects a coalescing pause that is negative or longer than a second", function()
+    assert.has_error(function() core.socket(client, { coalesce = -0.001 }) end)
+    assert.has_error(function() core.socket(client, { coalesce = 1.5 }) end)
+  end)
+
   it("keeps job ids exact up to 2^53 in the subscription", function()
     local sock = core.socket(client)
     sock:connect((fresh_url(sim)))

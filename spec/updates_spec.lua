@@ -76,6 +76,35 @@ describe("job updates", function()
   run_case("deliver a 1 MB line whole", { hugeLine = { bytes = 1024 * 1024, atEpoch = 2 } }, { trainingCycles = 3 })
   run_case("report a failed job", { failJob = { atEpoch = 2 } }, { trainingCycles = 5 }, false)
 
+  it("reads a burst in batches spaced by ei.new{ coalesce }, every line once", function()
+    local sim = helper.studio { speed = 300, scenario = { fastStream = { lines = 5000 } } }
+    local client = sim:client { coalesce = 0.25 }
+    local job = assert(client:train_keras(sim.project_id, sim.learn_id, { trainingCycles = 1 }))
+    local lines, longest_gap, last = {}, 0, nil
+    for ev in job:updates() do
+      if ev.type == "log" then
+        local now = core.monotime()
+        if last then longest_gap = math.max(longest_gap, now - last) end
+        last = now
+        lines[#lines + 1] = ev.line
+      end
+    end
+    assert.same(downloaded(client, sim, job), lines)
+    -- The first read of the burst takes several frames; the next waits 0.25 s.
+    assert.is_true(longest_gap >= 0.2, ("longest gap between lines %.3f s"):format(longest_gap))
+    client:close()
+    sim:stop()
+  end)
+
+  it("refuses a coalescing pause outside 0 to 1 second", function()
+    for _, bad in ipairs { -0.5, 1.5 } do
+      local ok, err = pcall(ei.new, { api_key = "ei_x", coalesce = bad })
+      assert.is_false(ok)
+      assert.matches("option 'coalesce' must be a number of seconds from 0 to 1", err, 1, true)
+    end
+    assert.is_table(ei.new { api_key = "ei_x", coalesce = 0 })
+  end)
+
   it("emits progress after the log line it came from and metrics for every epoch", function()
     local sim = helper.studio { speed = 300 }
     local client = sim:client()

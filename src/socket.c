@@ -25,6 +25,7 @@
 #define DEFAULT_PING_MS 5000
 #define DEFAULT_HELLO_MS 10000
 #define DEFAULT_IDLE_MS 60000
+#define DEFAULT_COALESCE_MS 1
 
 static const char *const state_names[] = {
 	[EI_WS_IDLE] = "idle", [EI_WS_CONNECTING] = "connecting", [EI_WS_OPEN] = "open", [EI_WS_CLOSED] = "closed"
@@ -89,6 +90,7 @@ static ei_ws_options read_options(lua_State *L, int idx)
 		.ping_ms = DEFAULT_PING_MS,
 		.hello_ms = DEFAULT_HELLO_MS,
 		.idle_ms = DEFAULT_IDLE_MS,
+		.coalesce_ms = DEFAULT_COALESCE_MS,
 	};
 	if (lua_isnoneornil(L, idx))
 		return o;
@@ -101,6 +103,7 @@ static ei_ws_options read_options(lua_State *L, int idx)
 	o.ping_ms = opt_ms(L, idx, "ping_interval", o.ping_ms);
 	o.hello_ms = opt_ms(L, idx, "hello_timeout", o.hello_ms);
 	o.idle_ms = opt_ms(L, idx, "idle_timeout", o.idle_ms);
+	o.coalesce_ms = (int64_t)ceil(ei_opt_seconds(L, idx, "coalesce", o.coalesce_ms / 1000.0, 1.0001) * 1000);
 	if (o.ping_ms < 10)
 		luaL_error(L, "bad option 'ping_interval' (at least 0.01 s)");
 	return o;
@@ -111,7 +114,8 @@ static ei_ws_options read_options(lua_State *L, int idx)
  * max_total and max_total_bytes (over all jobs, 100000 and 64 MB),
  * max_frame (largest message, 16 MB), ping_interval (5 s), hello_timeout
  * (10 s, also bounds connecting), idle_timeout (60 s without any frame while
- * open; 0 disables). */
+ * open; 0 disables), coalesce (0.001 s, at most 1: after a read that took
+ * several messages, the next read waits this long; 0 reads at once). */
 static int l_socket_new(lua_State *L)
 {
 	ei_client *c = ei_client_check(L, 1);
@@ -499,7 +503,9 @@ static int l_socket_recover(lua_State *L)
 
 /* sock:stats() -> counters: frames, bytes, malformed, ignored,
  * dropped_duplicates, duplicate_bytes, connects, pings_sent, pongs_received,
- * pings_received, flow_stops, overflows, queued, queued_bytes, reading_paused. */
+ * pings_received, flow_stops, reads (reads that took messages), holds (reads
+ * that were followed by a coalescing pause), overflows, queued, queued_bytes,
+ * reading_paused. */
 static int l_socket_stats(lua_State *L)
 {
 	ei_socket *s = check_socket(L);
@@ -520,6 +526,8 @@ static int l_socket_stats(lua_State *L)
 		{ "pongs_received", st->pongs_received },
 		{ "pings_received", st->pings_received },
 		{ "flow_stops", st->flow_stops },
+		{ "reads", st->reads },
+		{ "holds", st->holds },
 		{ "overflows", ei_jobset_overflows(js) },
 		{ "queued", ei_jobset_queued(js) },
 		{ "queued_bytes", ei_jobset_queued_bytes(js) },

@@ -95,7 +95,7 @@ static void unwatch(ei_websocket *ws, int fd)
  * asked for a writable callback), or while a write was partial. */
 static unsigned wanted_events(ei_websocket *ws, int fd)
 {
-	unsigned ev = ws->rx_stopped ? 0 : EI_POLL_IN;
+	unsigned ev = ws->rx_stopped || ws->hold_until >= 0 ? 0 : EI_POLL_IN;
 	if (ws->phase == EI_PH_TCP) {
 		struct sockaddr_storage peer;
 		socklen_t sl = sizeof peer;
@@ -146,9 +146,28 @@ static void sync_fds(ei_websocket *ws)
 
 static void start_lws(ei_websocket *ws);
 
+/* Coalescing: a read that took several messages says they come faster than
+ * they are read, one wake-up each. Reading again coalesce_ms later takes what
+ * came meanwhile in one read (and the sender's TCP packs it into fewer
+ * segments), at most that much later than at once. A pause that ends with a
+ * read of several messages is followed by another, so a stream of more than
+ * about two messages per coalesce_ms is read in batches; a slower one, one
+ * message per read, is read at once. */
+static void after_read(ei_websocket *ws, uint64_t frames_before)
+{
+	uint64_t got = ws->stats.frames - frames_before;
+	if (!got)
+		return;
+	ws->stats.reads++;
+	if (got > 1 && ws->opt.coalesce_ms > 0 && ws->state == EI_WS_OPEN) {
+		ws->hold_until = ei_now_ms() + ws->opt.coalesce_ms;
+		ws->stats.holds++;
+	}
+}
+
 static void service(ei_websocket *ws, int64_t now)
 {
-	uint64_t start = ws->rx_bytes;
+	uint64_t start = ws->rx_bytes, frames = ws->stats.frames;
 	for (int i = 0; i < SERVICE_ROUNDS && ws->ctx; i++) {
 		uint64_t before = ws->rx_bytes;
 		lws_service(ws->ctx, -1);
@@ -159,6 +178,7 @@ static void service(ei_websocket *ws, int64_t now)
 	}
 	if (ws->rx_bytes != start)
 		ws->last_rx = ei_now_ms();
+	after_read(ws, frames);
 	ws->lws_due = ws->phase == EI_PH_NONE || ws->phase == EI_PH_WEBSOCKET ? -1 : now + CONNECTING_POLL_MS;
 	sync_fds(ws);
 }
@@ -177,7 +197,7 @@ static short poll_bits(unsigned events)
 static void service_ready(ei_websocket *ws, int fd, unsigned revents)
 {
 	struct lws_pollfd pfd = { .fd = fd, .events = poll_bits(ws->fd_events), .revents = poll_bits(revents) };
-	uint64_t start = ws->rx_bytes;
+	uint64_t start = ws->rx_bytes, frames = ws->stats.frames;
 	for (int i = 0; i < SERVICE_ROUNDS; i++) {
 		uint64_t before = ws->rx_bytes;
 		lws_service_fd(ws->ctx, &pfd);
@@ -187,6 +207,7 @@ static void service_ready(ei_websocket *ws, int fd, unsigned revents)
 		pfd.revents = POLLIN;
 	}
 	ws->rx_seen |= ws->rx_bytes != start;
+	after_read(ws, frames);
 	sync_fds(ws);
 }
 
@@ -195,6 +216,7 @@ static void drop_connection(ei_websocket *ws)
 {
 	struct lws *wsi = ws->wsi;
 	ws->wsi = NULL;
+	ws->hold_until = -1;
 	if (wsi)
 		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
 	if (ws->resolve) {
@@ -388,7 +410,7 @@ static int64_t watch_deadline(ei_watch *w)
 		return -1;
 	if (lws_wants_service(ws))
 		return ei_now_ms();
-	int64_t d = earliest(ws->next_ping, ws->lws_due);
+	int64_t d = earliest(earliest(ws->next_ping, ws->lws_due), ws->hold_until);
 	return ws->rx_stopped || !ws->opt.idle_ms ? d : earliest(d, ws->last_rx + ws->opt.idle_ms);
 }
 
@@ -428,7 +450,10 @@ static void watch_tick(ei_watch *w, int64_t now)
 	}
 	check_timers(ws, now);
 	int lws_due = ws->lws_due >= 0 && now >= ws->lws_due;
-	if (ws->ctx && ws->wsi && (ei_websocket_out_pending(ws) || lws_due || lws_wants_service(ws)))
+	int held = ws->hold_until >= 0 && now >= ws->hold_until; /* read what came meanwhile */
+	if (held)
+		ws->hold_until = -1;
+	if (ws->ctx && ws->wsi && (held || ei_websocket_out_pending(ws) || lws_due || lws_wants_service(ws)))
 		service(ws, now);
 	else if (ws->state == EI_WS_CLOSED && ws->wsi == NULL && ws->fd >= 0)
 		sync_fds(ws);
@@ -452,6 +477,7 @@ void ei_websocket_init(ei_websocket *ws, const ei_ws_options *opt, ei_poll *poll
 	ei_jobset_init(&ws->jobs, opt->limits);
 	ws->fd = -1;
 	ws->lws_due = -1;
+	ws->hold_until = -1;
 	ws->watch = (ei_watch){ .ready = watch_ready, .deadline = watch_deadline, .tick = watch_tick, .orphan = watch_orphan };
 	ws->poll = poll;
 	ei_poll_attach(poll, &ws->watch);

@@ -24,12 +24,14 @@ typedef enum { EI_PH_NONE, EI_PH_RESOLVING, EI_PH_TCP, EI_PH_HANDSHAKE, EI_PH_WE
 typedef struct {
 	size_t max_frame; /* largest message, and longest line kept */
 	int64_t ping_ms, hello_ms, idle_ms;
+	int64_t coalesce_ms; /* after a read of several messages, read again this much later (0: at once) */
 	ei_jobset_limits limits;
 } ei_ws_options;
 
 typedef struct {
 	uint64_t frames, bytes, malformed, ignored, dropped_duplicates, duplicate_bytes;
 	uint64_t connects, pings_sent, pongs_received, pings_received, flow_stops;
+	uint64_t reads, holds; /* reads that took messages; holds that followed them */
 } ei_ws_stats;
 
 struct lws;
@@ -63,6 +65,7 @@ typedef struct ei_websocket {
 
 	int64_t connect_due, next_ping, last_rx, lws_due;
 	int rx_stopped;
+	int64_t hold_until; /* not reading until then (coalescing a burst), or -1 */
 	int rx_seen;	   /* read since the last tick, which notes the time */
 	uint64_t rx_bytes; /* read from the websocket, complete messages or not */
 	int in_message, message_binary;

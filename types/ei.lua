@@ -44,6 +44,7 @@
 ---@field on_warning? fun(message: string)
 ---@field backoff? number
 ---@field status_interval? number
+---@field coalesce? number
 ---@field unknown_fields? ei.UnknownFields
 
 ---@alias ei.UnknownFields "error"|"warn"|"send"

@@ -40,7 +40,7 @@ local function check_options(opts)
     api_key = "string", jwt = "string", jwt_cookie = "string", bearer = "string", oauth2 = "table",
     host = "string", timeout = "number", retries = "number", wait = "function", ca_file = "string",
     user_agent = "string", insecure = "boolean", on_warning = "function", backoff = "number",
-    status_interval = "number", unknown_fields = "string",
+    status_interval = "number", unknown_fields = "string", coalesce = "number",
   }
   for k, v in pairs(opts) do
     local want = known[k]
@@ -49,6 +49,9 @@ local function check_options(opts)
   end
   if opts.unknown_fields and not UNKNOWN_FIELDS[opts.unknown_fields] then
     error(("ei.new: option 'unknown_fields' must be \"error\", \"warn\" or \"send\", not %q"):format(opts.unknown_fields), 3)
+  end
+  if opts.coalesce and not (opts.coalesce >= 0 and opts.coalesce <= 1) then
+    error("ei.new: option 'coalesce' must be a number of seconds from 0 to 1", 3)
   end
   if opts.oauth2 and (type(opts.oauth2.client_id) ~= "string" or type(opts.oauth2.client_secret) ~= "string") then
     error("ei.new: oauth2 needs client_id and client_secret strings", 3)
@@ -82,6 +85,7 @@ function Client.new(opts)
     retries = opts.retries or 3,
     backoff = opts.backoff or 0.5,
     status_interval = opts.status_interval,
+    coalesce = opts.coalesce,
     unknown_fields = opts.unknown_fields or "error",
     waiter = opts.wait or false, -- false, not nil: read on every wait (see Context:waits_in_core)
     on_warning = opts.on_warning or function(msg) io.stderr:write("ei: warning: ", msg, "\n") end,

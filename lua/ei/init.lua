@@ -73,6 +73,10 @@ setmetatable(ei.wait, {
 --  `timeout` (seconds per HTTP request, 30); `retries` (3); `backoff` (seconds, 0.5:
 --  the first retry waits about this long, each next one twice as long, at most 30 s);
 --  `status_interval` (seconds a followed job may stay silent before its status is checked, 5);
+--  `coalesce` (seconds, 0.001, at most 1: when one read of the websocket finds several
+--  messages, as in a burst of log lines, the next read waits this long so that it takes
+--  what came meanwhile at once, which costs far less CPU than a wake-up per message; a
+--  steady stream, one message per read, is read at once; 0 reads at once always);
 --  `wait` (a waiter; default: chosen per call); `ca_file`; `user_agent`;
 --  `insecure` (allow plain http to any host); `on_warning` (function(message));
 --  `unknown_fields`: what a request does with a body field the bundled schema does not

@@ -16,7 +16,7 @@ local RECONNECT_BASE, RECONNECT_MAX = 0.25, 15
 function Stream.of(ctx, project_id)
   local stream = ctx.sockets[project_id]
   if stream then return stream end
-  local sock = core.socket(ctx.core)
+  local sock = core.socket(ctx.core, { coalesce = ctx.coalesce })
   stream = setmetatable({
     -- Jobs are held weakly: a job nobody holds any more is collected and unfollowed.
     ctx = ctx, project_id = project_id, sock = sock, jobs = setmetatable({}, { __mode = "v" }), state = "idle",
