@@ -1,8 +1,9 @@
 -- Trains one job on a running simulator and follows it with job:updates(),
 -- counting log events until `finished`.
 --
---   lua bench/follow.lua URL API_KEY PROJECT_ID LEARN_ID EXPECTED_LOG_LINES
+--   lua bench/follow.lua URL API_KEY PROJECT_ID LEARN_ID EXPECTED_LOG_LINES [COALESCE]
 --
+-- COALESCE (seconds) is passed to ei.new{ coalesce = … }; without it, ei's default.
 -- Prints "lines <n> finished <success> job <id> finished_us <µs>" (finished_us: the
 -- CLOCK_MONOTONIC microsecond the `finished` event reached the script, to compare with
 -- the simulator's finishedSentUs) and exits 1 when the count differs from
@@ -10,11 +11,11 @@
 local ei = require "ei"
 local core = require "ei.core"
 
-local url, key, pid, lid, expected = ...
+local url, key, pid, lid, expected, coalesce = ...
 pid, lid, expected = math.tointeger(tonumber(pid)), math.tointeger(tonumber(lid)), math.tointeger(tonumber(expected))
 assert(url and key and pid and lid and expected, "usage: follow.lua URL API_KEY PROJECT_ID LEARN_ID EXPECTED")
 
-local client = assert(ei.new { host = url, api_key = key })
+local client = assert(ei.new { host = url, api_key = key, coalesce = tonumber(coalesce) })
 local job = assert(client:train_keras(pid, lid, { trainingCycles = 1 }))
 local lines, finished, finished_us = 0, nil, 0
 for ev in job:updates() do

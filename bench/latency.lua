@@ -3,21 +3,22 @@
 -- sent it the script received it. Both clocks are CLOCK_MONOTONIC: the simulator's
 -- process.hrtime and core.monotime() here.
 --
---   lua5.4 bench/latency.lua URL API_KEY PROJECT_ID LEARN_ID EXPECTED_LINES [SKIP]
+--   lua5.4 bench/latency.lua URL API_KEY PROJECT_ID LEARN_ID EXPECTED_LINES [SKIP [COALESCE]]
 --
 -- Prints "events <n> p50_us <x> p99_us <y> max_us <z>" over the stamped lines after the
 -- first SKIP (default 100: connection set-up and warm-up); exits 1 unless all
 -- EXPECTED_LINES stamped lines came and the job succeeded. bench/run bounds it in time
--- with timeout(1).
+-- with timeout(1). COALESCE (seconds) is passed to ei.new{ coalesce = … }; without it,
+-- ei's default.
 local ei = require "ei"
 local core = require "ei.core"
 
-local url, key, pid, lid, expected, skip = ...
+local url, key, pid, lid, expected, skip, coalesce = ...
 pid, lid = math.tointeger(tonumber(pid)), math.tointeger(tonumber(lid))
 expected, skip = math.tointeger(tonumber(expected)), math.tointeger(tonumber(skip or 100))
 assert(url and key and pid and lid and expected and skip, "usage: latency.lua URL API_KEY PROJECT_ID LEARN_ID EXPECTED [SKIP]")
 
-local client = assert(ei.new { host = url, api_key = key })
+local client = assert(ei.new { host = url, api_key = key, coalesce = tonumber(coalesce) })
 local job = assert(client:train_keras(pid, lid, { trainingCycles = 1 }))
 local delays, stamped, finished = {}, 0, nil
 for ev in job:updates() do
