@@ -1,14 +1,16 @@
-/* libFuzzer target: Engine.IO / Socket.IO text frames through ei_eio_parse and
- * ei_eio_event_parse into the job logs of joblog.c, dispatched in the
- * order src/wscallback.c and src/dispatch.c do it (on_receive ->
- * ei_dispatch_message -> packet handler -> event handler), and drained (peek,
- * pop, trim) as l_socket_next/l_socket_drain do. That dispatch works on a
- * websocket tied to libwebsockets, so it is mirrored here over the same
- * public functions.
+/* libFuzzer target: Engine.IO / Socket.IO text frames through the websocket's
+ * own dispatch (dispatch.c: ei_dispatch_message, its packet and event handlers,
+ * jobset.c's flow accounting, joblog.c's job logs) on an ei_websocket that has
+ * no connection, as libwebsockets' callback hands messages to it (whole, or
+ * reassembled from fragments as wscallback.c does), and drained (peek, pop,
+ * trim, resume) as socket.c's take_batch does. Every event the parser returns
+ * is checked against cJSON, and every subscription the websocket queues is
+ * parsed back.
  *
  * Input: one setup byte, then records, each an operation byte and its operands:
  *   setup  bits 0-1: jobs followed (1 + n % 3), ids 1, 2, 123456789012
- *          bits 2-4: the streams' max_line (a partial line this long is a line)
+ *          bits 2-4: max_frame, the longest line kept (a partial line that long is one)
+ *          bits 5-6: the flow bounds (see limits below)
  *   op % 8 = 0, 1  a whole message: u16 length, bytes (copied to a buffer of exactly
  *                  that size, as lws hands it over)
  *          2       a fragmented message: u16 length, u8 cut, bytes; reassembled in
@@ -23,72 +25,72 @@
 
 #include <cJSON.h>
 
+#include "dispatch.h"
 #include "engineio.h"
 #include "fuzz.h"
 #include "joblog.h"
 #include "jsontext.h"
+#include "websocket.h"
 
 #define MAX_JOBS 3
 static const int64_t job_ids[MAX_JOBS] = { 1, 2, 123456789012 };
 static const size_t max_lines[8] = { 0, 1, 2, 7, 16, 64, 300, 4096 };
 
-typedef enum { ST_CONNECTING, ST_OPEN, ST_CLOSED } state;
-
 typedef struct {
-	state st;
-	size_t max_line;
-	ei_joblog *jobs[MAX_JOBS]; /* NULL: not followed */
-	int ended[MAX_JOBS];	   /* ENDED events drained since the job was followed */
-	ei_buf rx, scratch, str;
+	ei_poll poll;
+	ei_websocket ws;
+	int ended[MAX_JOBS]; /* ENDED events drained since the job was followed */
+	ei_buf scratch, str;
 } sim;
 
-/* ---- websocket.c's subscribe and the checks on what it sends ------------ */
+/* ---- What the websocket queues to send: subscriptions, pongs, pings ----- */
 
-static void subscribe(ei_joblog *st)
+/* Every queued message ([u32 length][bytes] records) parsed back, then let go. */
+static void check_sent(sim *s)
 {
-	char msg[EI_EIO_SUBSCRIBE_MAX];
-	ei_joblog_resubscribe(st);
-	size_t n = ei_eio_subscribe(msg, st->job, st->has_ts ? st->last_ts : 0);
-	FZ_CHECK(n > 0 && n < EI_EIO_SUBSCRIBE_MAX);
-	ei_eio_packet pk = ei_eio_parse(msg, n);
-	FZ_CHECK(pk.kind == EI_EIO_EVENT);
-	cJSON *j = cJSON_ParseWithLength(pk.body, pk.body_len);
-	FZ_CHECK(cJSON_IsArray(j));
-	cJSON *job = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(j, 1), "jobId");
-	FZ_CHECK(cJSON_IsNumber(job) && job->valuedouble == (double)st->job);
-	cJSON_Delete(j);
+	ei_websocket *ws = &s->ws;
+	for (size_t at = ws->out_head; at < ws->out.len;) {
+		uint32_t len;
+		FZ_CHECK(ws->out.len - at >= sizeof len);
+		memcpy(&len, ws->out.p + at, sizeof len);
+		const char *msg = ws->out.p + at + sizeof len;
+		FZ_CHECK(len <= ws->out.len - at - sizeof len);
+		at += sizeof len + len;
+		ei_eio_packet pk = ei_eio_parse(msg, len);
+		if (pk.kind != EI_EIO_EVENT) {
+			FZ_CHECK(pk.kind == EI_EIO_PONG || pk.kind == EI_EIO_PING);
+			continue;
+		}
+		FZ_CHECK(len < EI_EIO_SUBSCRIBE_MAX);
+		cJSON *j = cJSON_ParseWithLength(pk.body, pk.body_len);
+		FZ_CHECK(cJSON_IsArray(j));
+		cJSON *job = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(j, 1), "jobId");
+		FZ_CHECK(cJSON_IsNumber(job) && ei_jobset_find(&ws->jobs, (int64_t)job->valuedouble));
+		cJSON_Delete(j);
+	}
+	ws->out.len = ws->out_head = 0;
 }
 
-static ei_joblog *find_job(sim *s, int64_t job)
+static ei_joblog *job_at(sim *s, int i)
 {
-	for (int i = 0; i < MAX_JOBS; i++)
-		if (s->jobs[i] && s->jobs[i]->job == job)
-			return s->jobs[i];
-	return NULL;
+	return ei_jobset_find(&s->ws.jobs, job_ids[i]);
 }
 
 static void follow(sim *s, int i)
 {
-	if (s->jobs[i])
+	if (job_at(s, i))
 		return;
-	s->jobs[i] = malloc(sizeof *s->jobs[i]);
-	FZ_CHECK(s->jobs[i] != NULL);
-	ei_joblog_init(s->jobs[i], job_ids[i], s->max_line);
+	FZ_CHECK(ei_websocket_follow(&s->ws, job_ids[i]) != NULL);
 	s->ended[i] = 0;
-	if (s->st == ST_OPEN)
-		subscribe(s->jobs[i]);
+	check_sent(s);
 }
 
 static void unfollow(sim *s, int i)
 {
-	if (!s->jobs[i])
-		return;
-	ei_joblog_free(s->jobs[i]);
-	free(s->jobs[i]);
-	s->jobs[i] = NULL;
+	ei_websocket_unfollow(&s->ws, job_ids[i]);
 }
 
-/* ---- Draining, as socket_next / push_event ------------------------------- */
+/* ---- Draining, as socket.c's take_batch and push_event ------------------- */
 
 static volatile unsigned sink;
 
@@ -112,9 +114,10 @@ static void metric_value(const char *p, size_t n)
 
 static void drain(sim *s, int i, size_t max)
 {
-	ei_joblog *st = s->jobs[i];
+	ei_joblog *st = job_at(s, i);
 	if (!st)
 		return;
+	ei_queue_mark before = ei_jobset_mark(st);
 	for (size_t k = 0; k < max; k++) {
 		const ei_sev *e = ei_joblog_peek(st);
 		if (!e) {
@@ -155,7 +158,9 @@ static void drain(sim *s, int i, size_t max)
 		}
 		ei_joblog_pop(st);
 	}
-	ei_joblog_trim(st); /* after a sock:drain or sock:await */
+	ei_joblog_trim(st);
+	ei_jobset_changed(&s->ws.jobs, st, before);
+	ei_websocket_resume(&s->ws);
 }
 
 static void drain_all(sim *s)
@@ -221,68 +226,35 @@ static void check_json_string(sim *s, const char *p, size_t n)
 	cJSON_Delete(j);
 }
 
-/* ---- Incoming frames, as dispatch.c's ei_dispatch_message and handlers --- */
+/* ---- Incoming frames: checked, then dispatch.c's -------------------------- */
 
-static void on_event(sim *s, const ei_eio_packet *pk)
-{
-	ei_eio_event ev;
-	ei_ev_kind kind = ei_eio_event_parse(pk->body, pk->body_len, &s->scratch, &ev);
-	FZ_CHECK(kind == ev.kind);
-	check_event(pk->body, pk->body_len, &ev);
-	check_json_string(s, pk->body, pk->body_len);
-	ei_joblog *st;
-	switch (kind) {
-	case EI_EV_HELLO:
-		if (s->st != ST_CONNECTING)
-			break;
-		if (ev.hello_version != 1) {
-			s->st = ST_CLOSED;
-			break;
-		}
-		s->st = ST_OPEN;
-		for (int i = 0; i < MAX_JOBS; i++)
-			if (s->jobs[i])
-				subscribe(s->jobs[i]);
-		break;
-	case EI_EV_JOB_DATA:
-		FZ_CHECK(ev.has_job && ev.data != NULL);
-		touch(ev.data, ev.data_len);
-		if ((st = find_job(s, ev.job)) && ei_joblog_feed(st, ev.data, ev.data_len, ev.has_ts, ev.ts) < 0)
-			s->st = ST_CLOSED;
-		break;
-	case EI_EV_JOB_FINISHED:
-		FZ_CHECK(ev.has_job);
-		if ((st = find_job(s, ev.job)) && ei_joblog_end(st, ev.success > 0) < 0)
-			s->st = ST_CLOSED;
-		break;
-	case EI_EV_MALFORMED:
-	case EI_EV_OTHER:
-		break;
-	default:
-		FZ_CHECK(!"unknown event kind");
-	}
-}
-
-static void on_message(sim *s, const char *p, size_t n)
+/* What the event parser makes of an event packet, against cJSON. */
+static void check_packet(sim *s, const char *p, size_t n)
 {
 	ei_eio_packet pk = ei_eio_parse(p, n);
 	FZ_CHECK(pk.kind < EI_EIO_KINDS);
 	FZ_CHECK(pk.body_len <= n && (n == 0 || (pk.body >= p && pk.body_len <= (size_t)(p + n - pk.body))));
-	switch (pk.kind) {
-	case EI_EIO_EVENT:
-		on_event(s, &pk);
-		break;
-	case EI_EIO_CLOSE:
-	case EI_EIO_DISCONNECT:
-		s->st = ST_CLOSED;
-		break;
-	case EI_EIO_ERROR:
-		if (s->st == ST_CONNECTING)
-			s->st = ST_CLOSED;
-		break;
-	default:
-		break; /* ping (answered with "3"), pong, open, connect...: nothing queued */
-	}
+	if (pk.kind != EI_EIO_EVENT)
+		return;
+	ei_eio_event ev;
+	ei_ev_kind kind = ei_eio_event_parse(pk.body, pk.body_len, &s->scratch, &ev);
+	FZ_CHECK(kind == ev.kind && kind <= EI_EV_JOB_FINISHED);
+	FZ_CHECK(kind != EI_EV_JOB_DATA || (ev.has_job && ev.data != NULL));
+	FZ_CHECK(kind != EI_EV_JOB_FINISHED || ev.has_job);
+	if (kind == EI_EV_JOB_DATA)
+		touch(ev.data, ev.data_len);
+	check_event(pk.body, pk.body_len, &ev);
+	check_json_string(s, pk.body, pk.body_len);
+}
+
+static void on_message(sim *s, const char *p, size_t n)
+{
+	check_packet(s, p, n);
+	uint64_t frames = s->ws.stats.frames;
+	int rc = ei_dispatch_message(&s->ws, p, n);
+	FZ_CHECK(s->ws.stats.frames == frames + 1);
+	FZ_CHECK(rc == 0 || (rc == -1 && s->ws.state == EI_WS_CLOSED));
+	check_sent(s);
 }
 
 /* A message as lws hands it over: in a buffer of its exact size. */
@@ -296,33 +268,50 @@ static void receive_whole(sim *s, const char *p, size_t n)
 	free(copy);
 }
 
-/* A message in two fragments, reassembled in the reused rx buffer. */
+/* A message in two fragments, reassembled in the websocket's reused rx buffer. */
 static void receive_fragments(sim *s, const char *p, size_t n, size_t cut)
 {
-	s->rx.len = 0;
-	FZ_CHECK(ei_buf_append(&s->rx, p, cut) == 0);
-	FZ_CHECK(ei_buf_append(&s->rx, p + cut, n - cut) == 0);
-	on_message(s, s->rx.p, s->rx.len);
+	ei_buf *rx = &s->ws.rx;
+	rx->len = 0;
+	FZ_CHECK(ei_buf_append(rx, p, cut) == 0);
+	FZ_CHECK(ei_buf_append(rx, p + cut, n - cut) == 0);
+	on_message(s, rx->p, rx->len);
 }
+
+/* Flow bounds by the setup's bits 5-6: the defaults, or small enough that jobs
+ * overflow and let go of lines (jobset.c). */
+static const ei_jobset_limits limits[4] = {
+	{ 10000, 8u << 20, 100000, 64u << 20 },
+	{ 3, 1u << 20, 100000, 64u << 20 },
+	{ 10000, 256, 100000, 64u << 20 },
+	{ 10000, 8u << 20, 5, 512 },
+};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	fz_input in = { data, size };
 	unsigned setup = fz_u8(&in);
-	sim s = { .st = ST_CONNECTING, .max_line = max_lines[setup >> 2 & 7] };
+	sim s;
+	memset(&s, 0, sizeof s);
+	FZ_CHECK(ei_poll_init(&s.poll) == 0);
+	ei_ws_options opt = { .max_frame = max_lines[setup >> 2 & 7], .ping_ms = 5000, .hello_ms = 10000,
+			      .idle_ms = 60000, .limits = limits[setup >> 5 & 3] };
+	ei_websocket_init(&s.ws, &opt, &s.poll);
+	s.ws.state = EI_WS_CONNECTING; /* as connecting leaves it; no connection behind it */
 	for (int i = 0; i <= (int)(setup & 3) % MAX_JOBS; i++)
 		follow(&s, i);
 	while (in.n) {
 		unsigned op = fz_u8(&in);
 		size_t n, cut;
 		const char *p;
+		ei_joblog *jl;
 		int job;
 		switch (op & 7) {
 		case 0:
 		case 1:
 		case 3:
 			p = fz_bytes(&in, fz_u16(&in), &n);
-			if (s.st != ST_CLOSED) /* after a failure lws closes: nothing more arrives */
+			if (s.ws.state != EI_WS_CLOSED) /* after a failure lws closes: nothing more arrives */
 				receive_whole(&s, p, n);
 			if ((op & 7) == 3)
 				drain_all(&s);
@@ -331,29 +320,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			n = fz_u16(&in);
 			cut = fz_u8(&in);
 			p = fz_bytes(&in, n, &n);
-			if (s.st != ST_CLOSED)
+			if (s.ws.state != EI_WS_CLOSED)
 				receive_fragments(&s, p, n, cut < n ? cut : n);
 			break;
 		case 4:
 			drain(&s, (int)(fz_u8(&in) % MAX_JOBS), op >> 3);
 			break;
 		case 5:
-			s.st = ST_CONNECTING;
+			s.ws.state = EI_WS_CONNECTING;
 			break;
 		case 6:
-			job = (int)(fz_u8(&in) % MAX_JOBS);
-			if (op & 8) {
-				if (s.jobs[job])
-					FZ_CHECK(ei_joblog_flush(s.jobs[job]) == 0);
-				break;
+			jl = job_at(&s, (int)(fz_u8(&in) % MAX_JOBS));
+			p = op & 8 ? NULL : fz_bytes(&in, fz_u16(&in), &n);
+			if (jl) {
+				ei_queue_mark before = ei_jobset_mark(jl);
+				FZ_CHECK((p ? ei_joblog_backfill(jl, p, n) : ei_joblog_flush(jl)) == 0);
+				ei_jobset_changed(&s.ws.jobs, jl, before);
 			}
-			p = fz_bytes(&in, fz_u16(&in), &n);
-			if (s.jobs[job])
-				FZ_CHECK(ei_joblog_backfill(s.jobs[job], p, n) == 0);
 			break;
 		case 7:
 			job = (int)(fz_u8(&in) % MAX_JOBS);
-			if (s.jobs[job])
+			if (job_at(&s, job))
 				unfollow(&s, job);
 			else
 				follow(&s, job);
@@ -361,9 +348,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	drain_all(&s);
-	for (int i = 0; i < MAX_JOBS; i++)
-		unfollow(&s, i);
-	ei_buf_free(&s.rx);
+	ei_websocket_close(&s.ws);
+	ei_poll_free(&s.poll);
 	ei_buf_free(&s.scratch);
 	ei_buf_free(&s.str);
 	return 0;
