@@ -158,9 +158,7 @@ static void drain(sim *s, int i, size_t max)
 		}
 		ei_joblog_pop(st);
 	}
-	ei_joblog_trim(st);
-	ei_jobset_changed(&s->ws.jobs, st, before);
-	ei_websocket_resume(&s->ws);
+	ei_websocket_taken(&s->ws, st, before);
 }
 
 static void drain_all(sim *s)

@@ -103,9 +103,12 @@ static ei_ws_options read_options(lua_State *L, int idx)
 	o.ping_ms = opt_ms(L, idx, "ping_interval", o.ping_ms);
 	o.hello_ms = opt_ms(L, idx, "hello_timeout", o.hello_ms);
 	o.idle_ms = opt_ms(L, idx, "idle_timeout", o.idle_ms);
-	o.coalesce_ms = (int64_t)ceil(ei_opt_seconds(L, idx, "coalesce", o.coalesce_ms / 1000.0, 1.0001) * 1000);
+	double coalesce = ei_opt_seconds(L, idx, "coalesce", o.coalesce_ms / 1000.0, 1e9);
+	o.coalesce_ms = (int64_t)ceil(coalesce * 1000); /* 0.0005 s is 1 ms, not 0 */
 	if (o.ping_ms < 10)
 		luaL_error(L, "bad option 'ping_interval' (at least 0.01 s)");
+	if (coalesce > 1)
+		luaL_error(L, "bad option 'coalesce' (at most 1 s)");
 	return o;
 }
 
@@ -310,9 +313,7 @@ static size_t take_batch(lua_State *L, ei_socket *s, ei_joblog *jl, lua_Integer 
 			if (alone)
 				break;
 		}
-		ei_joblog_trim(jl);
-		ei_jobset_changed(ei_websocket_jobs(&s->ws), jl, before);
-		ei_websocket_resume(&s->ws);
+		ei_websocket_taken(&s->ws, jl, before);
 	}
 	if (given) { /* what the table held before ends here */
 		lua_pushnil(L);

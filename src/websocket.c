@@ -545,6 +545,13 @@ ei_joblog *ei_websocket_follow(ei_websocket *ws, int64_t job)
 	return jl;
 }
 
+void ei_websocket_taken(ei_websocket *ws, ei_joblog *jl, ei_queue_mark before)
+{
+	ei_joblog_trim(jl);
+	ei_jobset_changed(&ws->jobs, jl, before);
+	ei_websocket_resume(ws);
+}
+
 void ei_websocket_unfollow(ei_websocket *ws, int64_t job)
 {
 	ei_jobset_remove(&ws->jobs, job);

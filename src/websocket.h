@@ -107,9 +107,13 @@ ei_jobset *ei_websocket_jobs(ei_websocket *ws);
 ei_joblog *ei_websocket_follow(ei_websocket *ws, int64_t job);
 void ei_websocket_unfollow(ei_websocket *ws, int64_t job);
 
-/* After events were taken from a queue: reading paused for flow goes on when
- * the jobs allow it. */
+/* Reading paused for flow goes on when the jobs allow it (after events were
+ * taken, or a job was followed or let go). */
 void ei_websocket_resume(ei_websocket *ws);
+
+/* After events were taken from jl's queue (`before` marked before the taking):
+ * the queue gives back room, the jobs' totals follow, reading may resume. */
+void ei_websocket_taken(ei_websocket *ws, ei_joblog *jl, ei_queue_mark before);
 
 /* ---- Between the websocket's files (websocket.c, wscallback.c, dispatch.c) */
 
